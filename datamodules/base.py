@@ -1,0 +1,228 @@
+"""The shared base of the zoo's DataModules: tokenizer, document sources, splits, caching, loaders.
+
+A *document source* is a string:
+
+- ``tinyworld:<domain>`` — the embedded generator (``world`` arguments set its size and seed);
+- a local ``.jsonl`` / ``.json`` / ``.txt`` / ``.parquet`` file, or a folder of them
+  (``.txt``: one document per non-empty line);
+- ``hf-hub:org/name`` or ``hf-hub:org/name:config`` — a hub dataset through ``datasets``.
+
+Every source becomes a ``datasets.Dataset`` with the columns ``id``, ``title``, ``text``, and a
+fingerprint (world fingerprint, file sha256s or hub id) that keys the caches under ``ZOO_HOME``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from zoo.errors import ZooError
+
+FILE_FORMATS = {".jsonl": "json", ".json": "json", ".txt": "text", ".parquet": "parquet"}
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short sha256 over JSON-serialisable parts (the cache key of derived data)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _check_utf8(path: Path) -> None:
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ZooError(f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+                       f"re-encode it, e.g. iconv -f latin1 -t utf-8 {path.name} > fixed{path.suffix}") from None
+
+
+def _source_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in FILE_FORMATS and p.is_file())
+        if not files:
+            raise ZooError(f"{path}: folder has no {'/'.join(FILE_FORMATS)} files; point --data.source at a data file")
+        return files
+    if not path.exists():
+        raise ZooError(f"data file not found: {path}; check the path (relative paths start at the working directory)")
+    if path.suffix not in FILE_FORMATS:
+        raise ZooError(f"{path}: unsupported data format '{path.suffix}'; use one of {', '.join(FILE_FORMATS)}")
+    return [path]
+
+
+def load_documents(source: str, text_field: str = "text", world: dict | None = None,
+                   world_parts: tuple[str, ...] = ("documents",)):
+    """Load a document source as a ``datasets.Dataset`` (id, title, text) and its fingerprint.
+
+    Args:
+        source: ``tinyworld:<domain>``, a local file or folder, or ``hf-hub:org/name[:config]``.
+        text_field: Column holding the text in file and hub sources.
+        world: ``WorldConfig`` fields for ``tinyworld:`` sources (e.g. ``{"n_entities": 50}``).
+        world_parts: Which tinyworld texts are documents: ``documents`` and/or ``qa_text``.
+    """
+    import datasets
+
+    if source.startswith("tinyworld:"):
+        from datamodules.tinyworld import generate_world
+
+        try:
+            generated = generate_world(domain=source.removeprefix("tinyworld:"), **(world or {}))
+        except (ValueError, TypeError) as error:
+            raise ZooError(f"tinyworld source '{source}': {error}") from None
+        docs = [d for part in world_parts for d in getattr(generated, part)]
+        table = {"id": [d["id"] for d in docs], "title": [d.get("title", "") for d in docs],
+                 "text": [d["text"] for d in docs]}
+        return datasets.Dataset.from_dict(table), fingerprint(generated.fingerprint(), list(world_parts))
+
+    if source.startswith("hf-hub:"):
+        name, _, config = source.removeprefix("hf-hub:").partition(":")
+        try:
+            raw = datasets.load_dataset(name, config or None, split="train")
+        except Exception as error:  # datasets raises many types for "unreachable" and "not found"
+            raise ZooError(f"cannot load dataset {source}: {str(error).splitlines()[0][:200]} "
+                           "(offline? pass a local file instead)") from None
+        data_fingerprint = fingerprint(source, getattr(raw, "_fingerprint", ""))
+    else:
+        files = _source_files(Path(source).expanduser())
+        for file in files:
+            if file.suffix != ".parquet":
+                _check_utf8(file)
+        kinds = {FILE_FORMATS[f.suffix] for f in files}
+        if len(kinds) > 1:
+            raise ZooError(f"{source}: mixes file formats {sorted(kinds)}; keep one format per source")
+        try:
+            raw = datasets.load_dataset(kinds.pop(), data_files=[str(f) for f in files], split="train")
+        except Exception as error:
+            raise ZooError(f"{source}: cannot parse data ({str(error).splitlines()[0][:200]}); "
+                           "check the file is valid JSON lines / text / parquet") from None
+        data_fingerprint = fingerprint([(f.name, sha256_file(f)) for f in files])
+
+    if text_field not in raw.column_names:
+        raise ZooError(f"{source}: no '{text_field}' column (has {', '.join(raw.column_names)}); "
+                       f"set --data.text_field to the column holding the text")
+    has_id, has_title = "id" in raw.column_names, "title" in raw.column_names
+
+    def to_documents(batch: dict, indices: list[int]) -> dict:
+        return {
+            "id": [str(i) for i in batch["id"]] if has_id else [f"doc{i:08d}" for i in indices],
+            "title": [t or "" for t in batch["title"]] if has_title else [""] * len(indices),
+            "text": batch[text_field],
+        }
+
+    documents = raw.map(to_documents, batched=True, with_indices=True, remove_columns=raw.column_names)
+    documents = documents.filter(lambda batch: [bool(t and t.strip()) for t in batch["text"]], batched=True)
+    if len(documents) == 0:
+        raise ZooError(f"{source}: the corpus is empty (no non-blank '{text_field}'); add documents or fix the path")
+    return documents, data_fingerprint
+
+
+def split_of(doc_id: str, val_fraction: float, test_fraction: float, seed: int) -> str:
+    """Assign a document to train/val/test by a seeded hash of its id (stable as the corpus grows)."""
+    bucket = int(hashlib.sha256(f"{seed}:{doc_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    if bucket < test_fraction:
+        return "test"
+    if bucket < test_fraction + val_fraction:
+        return "val"
+    return "train"
+
+
+class ResumableSampler(DistributedSampler):
+    """A seeded, epoch-aware, rank-sharded sampler that can start mid-epoch.
+
+    Subclassing ``DistributedSampler`` tells Lightning not to wrap it, so one class serves one
+    process and ddp alike. After a resume, ``start_batch`` returns how many batches of the
+    current epoch were already trained on (Lightning's own progress counter), and the first
+    epoch iterated skips exactly those: a resumed fit sees the batches an uninterrupted one would.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, num_replicas: int = 1, rank: int = 0,
+                 start_batch: Callable[[], int] = lambda: 0):
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True)
+        self.batch_size = batch_size
+        self._start_batch = start_batch
+
+    def __iter__(self) -> Iterator[int]:
+        indices = list(super().__iter__())
+        skip, self._start_batch = self._start_batch() * self.batch_size, (lambda: 0)
+        return iter(indices[skip:])
+
+
+class ZooDataModule(L.LightningDataModule):
+    """Base of every zoo DataModule: a tokenizer, seeded loaders, a fingerprint.
+
+    Args:
+        tokenizer: ``tinyworld`` (the shared zoo BPE), a tokenizer folder / ``tokenizer.json``,
+            or ``hf-hub:org/name``.
+        batch_size: Sequences per step (per device).
+        num_workers: DataLoader worker processes (0 suits 2-core machines).
+        seed: Seed of splits and shuffling.
+    """
+
+    def __init__(self, tokenizer: str = "tinyworld", batch_size: int = 32, num_workers: int = 0, seed: int = 0):
+        super().__init__()
+        self.tokenizer_spec = tokenizer
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self._tokenizer = None
+
+    @property
+    def tokenizer(self):
+        """The fast tokenizer (loaded on first use)."""
+        if self._tokenizer is None:
+            from datamodules.tokenizer import load_tokenizer
+
+            self._tokenizer = load_tokenizer(self.tokenizer_spec)
+        return self._tokenizer
+
+    def _resume_batch(self) -> int:
+        """Batches of the current epoch already trained on, when Lightning resumes a fit."""
+        trainer = self._trainer
+        if trainer is None or not trainer.fit_loop.restarting:
+            return 0
+        return trainer.fit_loop.epoch_loop.batch_progress.current.completed
+
+    def train_loader(self, dataset: Dataset, collate_fn: Callable | None = None) -> DataLoader:
+        """A shuffled, resumable, rank-aware loader over ``dataset``."""
+        trainer = self._trainer
+        sampler = ResumableSampler(
+            dataset, self.batch_size, self.seed,
+            num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
+            start_batch=self._resume_batch,
+        )
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True,
+                          num_workers=self.num_workers, collate_fn=collate_fn)
+
+    def eval_loader(self, dataset: Dataset, collate_fn: Callable | None = None, batch_size: int | None = None) -> DataLoader:
+        """A loader in dataset order (Lightning shards it across ranks)."""
+        return DataLoader(dataset, batch_size=batch_size or self.batch_size, shuffle=False,
+                          num_workers=self.num_workers, collate_fn=collate_fn)
+
+
+class TensorDictDataset(Dataset):
+    """Rows of equally long tensors, yielded as dicts (what the zoo modules take)."""
+
+    def __init__(self, **columns: torch.Tensor):
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"columns differ in length: { {k: len(v) for k, v in columns.items()} }")
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {name: column[index] for name, column in self.columns.items()}

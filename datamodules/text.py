@@ -1,0 +1,203 @@
+"""``TextCorpusDataModule``: documents -> (transform) -> tokens -> packed blocks, cached by fingerprint."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from datamodules.base import TensorDictDataset, ZooDataModule, fingerprint, load_documents, split_of
+from datamodules.multiple_choice import MultipleChoiceDataset, collate_choices
+from datamodules.transforms import DocumentTransform
+from zoo.errors import ZooError
+from zoo.paths import atomic_dir, cache_dir
+
+#: Bump when packing changes, so cached blocks are rebuilt.
+PACKING_VERSION = 1
+SPLITS = ("train", "val", "test")
+
+
+def document_text(title: str, text: str) -> str:
+    """How a document reads to the LM: its title line, a blank line, the body."""
+    return f"{title}\n\n{text}" if title else text
+
+
+class TextCorpusDataModule(ZooDataModule):
+    """Causal-LM data: documents packed into fixed blocks with bos/eos between documents.
+
+    Documents are split into train/val/test by a seeded hash of their id (so held-out perplexity
+    is on unseen documents), optionally transformed, tokenized and packed. The blocks are cached
+    under ``ZOO_HOME/cache/datasets/<fingerprint>``. For ``tinyworld:`` sources the test stage
+    also scores the world's held-out facts: ``cloze`` (document wording: facts stored) and
+    ``questions`` (new wording: facts extractable), as 4-way multiple choice.
+
+    Args:
+        source: ``tinyworld:<domain>``, a local ``.jsonl``/``.json``/``.txt``/``.parquet`` file or
+            folder, or ``hf-hub:org/name[:config]``.
+        tokenizer: ``tinyworld``, a tokenizer folder / ``tokenizer.json``, or ``hf-hub:org/name``.
+        block_size: Tokens per training sequence.
+        batch_size: Sequences per step (per device).
+        val_fraction: Share of documents held out for validation.
+        test_fraction: Share of documents held out for test perplexity.
+        text_field: Column holding the text in file and hub sources.
+        world: ``WorldConfig`` fields for tinyworld sources, e.g. ``{"n_entities": 200, "seed": 0}``.
+        world_parts: tinyworld texts to train on: ``documents`` and/or ``qa_text`` (question-answer
+            pairs about the synthesizer entities, disjoint from the evaluated ones).
+        transform: A ``DocumentTransform`` applied to train documents before tokenizing.
+        num_proc: Processes for ``datasets.map`` of the transform (1 is fastest for cheap transforms).
+        num_workers: DataLoader worker processes.
+        seed: Seed of splits and shuffling.
+    """
+
+    def __init__(self, source: str = "tinyworld:general", tokenizer: str = "tinyworld", block_size: int = 128,
+                 batch_size: int = 32, val_fraction: float = 0.05, test_fraction: float = 0.05,
+                 text_field: str = "text", world: dict | None = None, world_parts: list[str] | None = None,
+                 transform: DocumentTransform | None = None, num_proc: int = 1, num_workers: int = 0, seed: int = 0):
+        super().__init__(tokenizer=tokenizer, batch_size=batch_size, num_workers=num_workers, seed=seed)
+        for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0 <= value < 0.5:
+                raise ZooError(f"--data.{name}={value} is out of range; use a share in [0, 0.5)")
+        if block_size < 8:
+            raise ZooError(f"--data.block_size={block_size} is too small; use at least 8 tokens")
+        parts = list(world_parts or ["documents"])
+        if unknown := set(parts) - {"documents", "qa_text"}:
+            raise ZooError(f"--data.world_parts has unknown parts {sorted(unknown)}; use documents and/or qa_text")
+        self.source, self.block_size, self.text_field = source, block_size, text_field
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.world, self.world_parts = dict(world or {}), parts
+        self.transform, self.num_proc = transform, num_proc
+        self.blocks: dict[str, torch.Tensor] = {}
+        self._fingerprint: str | None = None
+        self._world = None
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def is_tinyworld(self) -> bool:
+        return self.source.startswith("tinyworld:")
+
+    @property
+    def tinyworld(self):
+        """The generated world of a ``tinyworld:`` source (for its evaluation items)."""
+        if self._world is None and self.is_tinyworld:
+            from datamodules.tinyworld import generate_world
+
+            self._world = generate_world(domain=self.source.removeprefix("tinyworld:"), **self.world)
+        return self._world
+
+    def _documents(self):
+        return load_documents(self.source, self.text_field, self.world, tuple(self.world_parts))
+
+    @property
+    def fingerprint(self) -> str:
+        """Cache key: source, tokenizer, transform, packing settings."""
+        if self._fingerprint is None:
+            from datamodules.tokenizer import tokenizer_fingerprint
+
+            _, source_fingerprint = self._documents()
+            self._fingerprint = fingerprint(
+                PACKING_VERSION, source_fingerprint, tokenizer_fingerprint(self.tokenizer),
+                self.transform.fingerprint if self.transform else None, self.block_size,
+                self.val_fraction, self.test_fraction, self.seed, self.world_parts,
+            )
+        return self._fingerprint
+
+    @property
+    def cache_path(self) -> Path:
+        return cache_dir("datasets") / self.fingerprint
+
+    # ------------------------------------------------------------------ building
+    def _pack(self, texts: list[str]) -> np.ndarray:
+        tok = self.tokenizer
+        ids: list[int] = []
+        for encoded in tok(texts, add_special_tokens=False)["input_ids"]:
+            ids += [tok.bos_token_id, *encoded, tok.eos_token_id]
+        n_blocks = len(ids) // self.block_size
+        return np.asarray(ids[: n_blocks * self.block_size], dtype=np.int32).reshape(n_blocks, self.block_size)
+
+    def prepare_data(self) -> None:
+        """Build the cached blocks if missing (rank 0 only under ddp)."""
+        if (self.cache_path / "meta.json").exists():
+            return
+        documents, _ = self._documents()
+        splits = [split_of(i, self.val_fraction, self.test_fraction, self.seed) for i in documents["id"]]
+        documents = documents.add_column("split", splits)
+        if self.transform is not None:
+            train = documents.filter(lambda b: [s == "train" for s in b["split"]], batched=True)
+            held_out = documents.filter(lambda b: [s != "train" for s in b["split"]], batched=True)
+            train = train.map(self._apply_transform, batched=True, num_proc=self.num_proc if self.num_proc > 1 else None,
+                              desc="transform")
+            import datasets
+
+            documents = datasets.concatenate_datasets([train, held_out])
+        texts = {split: [] for split in SPLITS}
+        for title, text, split in zip(documents["title"], documents["text"], documents["split"]):
+            texts[split].append(document_text(title, text))
+        packed = {split: self._pack(texts[split]) for split in SPLITS}
+        for split in SPLITS:
+            wanted = split == "train" or (self.val_fraction if split == "val" else self.test_fraction) > 0
+            if wanted and len(packed[split]) == 0:
+                raise ZooError(f"{self.source}: the {split} split has no full {self.block_size}-token block "
+                               f"({len(texts[split])} documents); use more data, a smaller --data.block_size "
+                               f"or a larger --data.{split}_fraction")
+        with atomic_dir(self.cache_path) as tmp:
+            for split, array in packed.items():
+                np.save(tmp / f"{split}.npy", array)
+            meta = {"fingerprint": self.fingerprint, "source": self.source, "block_size": self.block_size,
+                    "documents": {s: len(t) for s, t in texts.items()},
+                    "blocks": {s: int(len(a)) for s, a in packed.items()}}
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
+
+    def _apply_transform(self, batch: dict) -> dict:
+        out = self.transform({k: batch[k] for k in ("id", "title", "text")})
+        return {**out, "split": ["train"] * len(out["text"])}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.blocks:
+            return
+        self.prepare_data()
+        for split in SPLITS:
+            self.blocks[split] = torch.from_numpy(np.load(self.cache_path / f"{split}.npy", allow_pickle=False).astype(np.int64))
+
+    def clear_cache(self) -> None:
+        """Remove this configuration's cached blocks."""
+        shutil.rmtree(self.cache_path, ignore_errors=True)
+
+    # ------------------------------------------------------------------ loaders
+    def _blocks(self, split: str) -> TensorDictDataset:
+        return TensorDictDataset(input_ids=self.blocks[split])
+
+    def train_dataloader(self):
+        return self.train_loader(self._blocks("train"))
+
+    def val_dataloader(self):
+        return self.eval_loader(self._blocks("val"))
+
+    def test_dataloader(self):
+        loaders = [self.eval_loader(self._blocks("test"))]
+        if self.is_tinyworld:
+            # Facts stored (cloze in document wording) and extractable (questions in new wording).
+            for items in (self.tinyworld.cloze, self.tinyworld.questions):
+                dataset = MultipleChoiceDataset(items, self.tokenizer, prompt_key="prompt" if items is self.tinyworld.cloze else "question")
+                loaders.append(self.eval_loader(dataset, collate_fn=collate_choices(self.tokenizer.pad_token_id)))
+        return loaders
+
+    def test_loader_names(self) -> list[str]:
+        """Metric prefixes of the loaders of ``test_dataloader``, in order."""
+        return ["test"] + (["cloze", "question"] if self.is_tinyworld else [])
+
+    def predict_dataloader(self):
+        """Question prompts of a tinyworld source (the model answers them by generation)."""
+        if not self.is_tinyworld:
+            raise ZooError("predict needs prompts: use a tinyworld source, whose held-out questions are answered")
+        prompts = [q["question"] for q in self.tinyworld.questions]
+        return self.eval_loader(prompts, collate_fn=self.collate_prompts)
+
+    def collate_prompts(self, prompts: list[str]) -> dict:
+        """Left-padded prompts, ready for ``generate``."""
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        encoded = tok([tok.bos_token + p for p in prompts], add_special_tokens=False, padding=True, return_tensors="pt")
+        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "prompt": prompts}

@@ -1,0 +1,23 @@
+"""Document transforms: batched functions over ``{"id", "title", "text"}`` columns.
+
+A transform plugs into ``TextCorpusDataModule(transform=...)`` and runs through
+``datasets.map(batched=True, num_proc=N)``. Its ``fingerprint`` joins the data cache key,
+so changing a transform's settings never serves stale tokens.
+"""
+
+from __future__ import annotations
+
+import json
+
+
+class DocumentTransform:
+    """Base class: map a batch of documents to a batch of documents (ids may repeat or drop)."""
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        raise NotImplementedError
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the transform and its settings (class name + public attributes)."""
+        settings = {k: v for k, v in sorted(vars(self).items()) if not k.startswith("_")}
+        return f"{type(self).__qualname__}:{json.dumps(settings, sort_keys=True, default=str)}"

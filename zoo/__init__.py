@@ -1,0 +1,27 @@
+"""lmzoo: a model zoo and benchmark harness for language-model adaptation methods.
+
+>>> import zoo
+>>> zoo.list_models("adaptllm*")
+>>> module = zoo.load("base-lm-tiny")          # a built entry, sha256 verified
+>>> module = zoo.load("local-dir:/path/to/folder")
+"""
+
+from zoo.checkpoint import load
+from zoo.errors import ZooError
+from zoo.registry import Entry, get_entry, list_models
+
+
+def build(name: str, preset: str = "full", force: bool = False):
+    """Train, test and export a registry entry; returns ``(folder, card)``. See ``zoo.build.build``."""
+    from zoo.build import build as _build
+
+    return _build(name, preset=preset, force=force)
+
+
+def card(name: str) -> Entry:
+    """The registry entry of ``name`` (what it is, where it comes from, its suites)."""
+    return get_entry(name)
+
+
+__all__ = ["Entry", "ZooError", "build", "card", "get_entry", "list_models", "load"]
+__version__ = "0.1.0"

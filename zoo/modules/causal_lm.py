@@ -1,0 +1,178 @@
+"""``CausalLM``: next-token pre-training of a HF causal LM, the base of the zoo's LM systems.
+
+Training minimises the mean next-token cross-entropy over packed blocks (no padding, so
+attention runs on PyTorch's causal SDPA path without a mask). Validation and test report
+perplexity; on tinyworld data the test also scores held-out facts as multiple choice, by the
+summed log-likelihood of each option (lm-eval's ``acc``). ``predict_step`` generates.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics import MeanMetric
+from torchmetrics.text import Perplexity
+
+from zoo.errors import ZooError
+
+
+class CausalLM(L.LightningModule):
+    """A causal language model trained from scratch or continued from a zoo/HF checkpoint.
+
+    Args:
+        net: Backbone preset (``llama-tiny``, ``llama-small``, ``llama-test``); ignored with ``init_from``.
+        net_overrides: ``LlamaConfig`` fields that change the preset, e.g. ``{"num_hidden_layers": 2}``.
+        init_from: Start from these weights and tokenizer: a zoo name, ``local-dir:/path`` or
+            ``hf-hub:org/name`` (continued pre-training).
+        learning_rate: Peak AdamW learning rate.
+        weight_decay: AdamW weight decay on matrices (not on norms and biases).
+        warmup_steps: Linear warm-up steps before the cosine decay.
+        min_lr_ratio: Final learning rate as a share of the peak.
+        betas: AdamW betas.
+        max_new_tokens: Tokens generated per prompt by ``predict``.
+    """
+
+    def __init__(self, net: str = "llama-tiny", net_overrides: dict[str, Any] | None = None,
+                 init_from: str | None = None, learning_rate: float = 2e-3, weight_decay: float = 0.1,
+                 warmup_steps: int = 50, min_lr_ratio: float = 0.1, betas: tuple[float, float] = (0.9, 0.95),
+                 max_new_tokens: int = 16):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = None
+        self.tokenizer = None
+        if init_from:
+            from zoo.checkpoint import load_pretrained
+
+            self.net, self.tokenizer = load_pretrained(init_from)
+        self.val_ppl = Perplexity(ignore_index=-100)
+        self.test_ppl = Perplexity(ignore_index=-100)
+        self.test_acc = torch.nn.ModuleDict({"cloze": MeanMetric(), "question": MeanMetric()})
+        #: The resolved recipe, set by the CLI so checkpoints carry what produced them.
+        self.zoo_recipe: str | None = None
+
+    # ------------------------------------------------------------------ model
+    def configure_model(self) -> None:
+        """Build the net for the DataModule's tokenizer, or check a loaded one matches it."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
+        data_tokenizer = getattr(datamodule, "tokenizer", None)
+        if self.net is not None:
+            if data_tokenizer is not None and data_tokenizer.get_vocab() != self.tokenizer.get_vocab():
+                raise ZooError(
+                    f"tokenizer/model vocabulary mismatch: the model ({self.hparams.init_from}) has a "
+                    f"{len(self.tokenizer)}-token vocabulary, --data.tokenizer={datamodule.tokenizer_spec} "
+                    f"has {len(data_tokenizer)} different ones; set --data.tokenizer to the model's folder")
+            return
+        if data_tokenizer is None:
+            raise ZooError("CausalLM needs a tokenizer to size its vocabulary: pass a DataModule or use init_from")
+        from zoo.nets import build_causal_lm, causal_lm_config
+
+        self.tokenizer = data_tokenizer
+        special = {"bos_token_id": data_tokenizer.bos_token_id, "eos_token_id": data_tokenizer.eos_token_id,
+                   "pad_token_id": data_tokenizer.pad_token_id}
+        config = causal_lm_config(self.hparams.net, len(data_tokenizer), special, **(self.hparams.net_overrides or {}))
+        self.net = build_causal_lm(config)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(B, T, V)``."""
+        return self.net(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+
+    @staticmethod
+    def shifted(logits: torch.Tensor, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Align position t's logits with token t+1."""
+        return logits[:, :-1], input_ids[:, 1:]
+
+    def lm_loss(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mean next-token cross-entropy of packed blocks, with the aligned logits and targets."""
+        logits, targets = self.shifted(self(input_ids), input_ids)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+        return loss, logits, targets
+
+    # ------------------------------------------------------------------ steps
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, _, _ = self.lm_loss(batch["input_ids"])
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, logits, targets = self.lm_loss(batch["input_ids"])
+        self.val_ppl(logits, targets)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True)
+        self.log("val/ppl", self.val_ppl, prog_bar=True)
+
+    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if "continuation_mask" in batch:
+            names = self.trainer.datamodule.test_loader_names()
+            scores = self.choice_loglikelihoods(batch)
+            metric = self.test_acc[names[dataloader_idx]]
+            metric((scores.argmax(-1) == batch["gold"]).float())
+            self.log(f"test/{names[dataloader_idx]}_acc", metric, add_dataloader_idx=False)
+            return
+        loss, logits, targets = self.lm_loss(batch["input_ids"])
+        self.test_ppl(logits, targets)
+        self.log("test/loss", loss, add_dataloader_idx=False, sync_dist=True)
+        self.log("test/ppl", self.test_ppl, add_dataloader_idx=False)
+
+    def choice_loglikelihoods(self, batch: dict) -> torch.Tensor:
+        """Summed log-probability of each option's tokens given its context: ``(items, options)``."""
+        logits, targets = self.shifted(self(batch["input_ids"], batch["attention_mask"]), batch["input_ids"])
+        token_logprobs = torch.log_softmax(logits.float(), -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        per_row = (token_logprobs * batch["continuation_mask"][:, 1:]).sum(-1)
+        return per_row.view(-1, int(batch["n_choices"]))
+
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, str]]:
+        """Greedy completions of left-padded prompts."""
+        generated = self.net.generate(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], do_sample=False,
+            max_new_tokens=self.hparams.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+        )
+        completions = self.tokenizer.batch_decode(generated[:, batch["input_ids"].size(1):], skip_special_tokens=True)
+        return [{"prompt": p, "completion": c} for p, c in zip(batch["prompt"], completions)]
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self):
+        decay = [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for p in self.parameters() if p.requires_grad and p.dim() < 2]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.hparams.learning_rate, betas=tuple(self.hparams.betas),
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup, floor = min(self.hparams.warmup_steps, total - 1), self.hparams.min_lr_ratio
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ------------------------------------------------------------------ checkpoints
+    def zoo_metadata(self) -> dict[str, Any]:
+        """What an export needs besides the weights: class, net config, tokenizer, recipe, data."""
+        from datamodules.tokenizer import tokenizer_json
+
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
+        return {
+            "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
+            "net_config": self.net.config.to_dict(),
+            "tokenizer_json": tokenizer_json(self.tokenizer),
+            "recipe": self.zoo_recipe,
+            "data_fingerprint": getattr(datamodule, "fingerprint", None),
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["zoo"] = self.zoo_metadata()
+
+    @classmethod
+    def from_folder(cls, folder: str, card: dict[str, Any]) -> "CausalLM":
+        """Rebuild the module of an exported folder (weights and tokenizer from the folder)."""
+        hparams = {k: v for k, v in card.get("hparams", {}).items() if k != "init_from"}
+        module = cls(**hparams, init_from=f"local-dir:{folder}")
+        return module.eval()
