@@ -100,6 +100,8 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         for file in files:
             if file.suffix != ".parquet":
                 _check_utf8(file)
+        if all(f.suffix != ".parquet" and not f.read_bytes().strip() for f in files):
+            raise ZooError(f"{source}: the corpus is empty; add documents or point --data.source at another file")
         kinds = {FILE_FORMATS[f.suffix] for f in files}
         if len(kinds) > 1:
             raise ZooError(f"{source}: mixes file formats {sorted(kinds)}; keep one format per source")
@@ -190,14 +192,14 @@ class ZooDataModule(L.LightningDataModule):
 
     def _resume_batch(self) -> int:
         """Batches of the current epoch already trained on, when Lightning resumes a fit."""
-        trainer = self._trainer
+        trainer = self.trainer
         if trainer is None or not trainer.fit_loop.restarting:
             return 0
         return trainer.fit_loop.epoch_loop.batch_progress.current.completed
 
     def train_loader(self, dataset: Dataset, collate_fn: Callable | None = None) -> DataLoader:
         """A shuffled, resumable, rank-aware loader over ``dataset``."""
-        trainer = self._trainer
+        trainer = self.trainer
         sampler = ResumableSampler(
             dataset, self.batch_size, self.seed,
             num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,

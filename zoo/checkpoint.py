@@ -70,7 +70,8 @@ def export_payload(state_dict: dict, zoo: dict[str, Any], hparams: dict[str, Any
         raise ZooError(f"checkpoint does not match its net config (missing {missing[:3]}, unexpected {unexpected[:3]}); "
                        "was it written by lmzoo?")
     tokenizer = wrap_fast_tokenizer(zoo["tokenizer_json"])
-    hparams = {k: (list(v) if isinstance(v, tuple) else v) for k, v in hparams.items()}
+    # jsonargparse adds private keys (_class_path, _instantiator) that are not init arguments.
+    hparams = {k: (list(v) if isinstance(v, tuple) else v) for k, v in hparams.items() if not k.startswith("_")}
     with atomic_dir(Path(out)) as tmp:
         net.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -103,7 +104,7 @@ def export_checkpoint(ckpt_path: Path, out: Path, name: str | None = None) -> Pa
     try:
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-        raise ZooError(f"{ckpt_path}: not a readable Lightning checkpoint ({str(error).splitlines()[0][:160]}); "
+        raise ZooError(f"{ckpt_path}: not a readable Lightning checkpoint ({type(error).__name__}); "
                        "export only .ckpt files written by `zoo fit`") from None
     if "zoo" not in checkpoint or "state_dict" not in checkpoint:
         raise ZooError(f"{ckpt_path}: no zoo metadata in this checkpoint; export only .ckpt files written by `zoo fit`")

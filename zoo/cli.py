@@ -71,14 +71,42 @@ def lightning_cli(args: Sequence[str] | None, run: bool = True):
 
 
 def _argument_error_line(message: str) -> str:
-    """jsonargparse explains a bad config over many lines; keep the most specific one."""
+    """jsonargparse explains a bad config over many lines; keep the key and the most specific cause."""
+    import re
+
     lines = [line.strip(" -") for line in str(message).splitlines() if line.strip(" -")]
-    for marker in ("is not expected", "Unable to load config", "does not exist", "No action for key",
-                   "Expected a", "Import path", "not a valid", "Problem with given class_path"):
+    key = re.search(r'Parser key "([^"]+)"', message)
+    for marker in ("is not accepted", "is not expected", "No action for key", "Unable to load", "does not exist",
+                   "Import path", "Problem with given class_path"):
         hits = [line for line in lines if marker in line]
         if hits:
-            return hits[-1]
-    return lines[0] if lines else "invalid arguments"
+            cause = hits[-1]
+            break
+    else:
+        cause = lines[0] if lines else "invalid arguments"
+    where = f"{key.group(1)}: " if key and key.group(1) not in cause else ""
+    return f"{where}{cause}; check it against `zoo fit --print_config` or `zoo fit --help`"
+
+
+def _check_config_files(argv: Sequence[str]) -> None:
+    """Name a missing or malformed ``-c`` file before LightningCLI buries it in a long message."""
+    import yaml
+
+    for flag, value in zip(argv, argv[1:]):
+        if flag not in ("-c", "--config"):
+            continue
+        path = Path(value)
+        if not path.is_file():
+            raise ZooError(f"config file not found: {path}; recipes live under configs/ (e.g. configs/base_lm/base-lm-tiny.yaml)")
+        try:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ZooError(f"{path}: malformed YAML ({getattr(error, 'problem', None) or 'syntax error'}{where}); "
+                           "fix the syntax") from None
+        except UnicodeDecodeError:
+            raise ZooError(f"{path}: config is not UTF-8 text; re-save it as UTF-8") from None
 
 
 # ---------------------------------------------------------------------- zoo verbs
@@ -161,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in LIGHTNING_SUBCOMMANDS:
+            _check_config_files(argv)
             try:
                 lightning_cli(argv)
             except argparse.ArgumentError as error:

@@ -1,0 +1,56 @@
+"""Test setup: offline hub, a fresh ZOO_HOME per session, the CLI run in-process."""
+
+from __future__ import annotations
+
+import os
+
+# A stray hub call must fail at once, never hang or download.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import lightning.pytorch  # noqa: F401  (imported before output capture: its log handler keeps a live stream)
+import pytest
+
+#: Overrides that turn a recipe into a seconds-long run on a tiny world and net.
+TINY = [
+    "--model.init_args.net", "llama-test",
+    "--data.init_args.world", '{"n_entities": 24}',
+    "--data.init_args.batch_size", "4",
+    "--data.init_args.block_size", "64",
+    "--data.init_args.test_fraction", "0.1",
+    "--data.init_args.val_fraction", "0.1",
+    "--trainer.max_steps", "4",
+    "--trainer.val_check_interval", "2",
+    "--trainer.limit_val_batches", "1",
+    "--trainer.limit_test_batches", "2",
+    "--trainer.log_every_n_steps", "1",
+    "--trainer.enable_progress_bar", "false",
+    "--trainer.enable_model_summary", "false",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def zoo_home(tmp_path_factory):
+    """Every test session builds into its own ZOO_HOME (CI sets a fresh one too)."""
+    home = tmp_path_factory.mktemp("zoo_home")
+    previous = os.environ.get("ZOO_HOME")
+    os.environ["ZOO_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("ZOO_HOME", None)
+    else:
+        os.environ["ZOO_HOME"] = previous
+
+
+@pytest.fixture
+def run_zoo(capsys):
+    """Run the ``zoo`` CLI in-process; returns (exit code, stdout, stderr)."""
+    from zoo.cli import main
+
+    def run(*args: str):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -1,0 +1,139 @@
+"""The zoo CLI end to end: recipes, configs against their classes, fit -> export -> load, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import TINY
+from zoo.paths import PROJECT_ROOT
+
+RECIPES = sorted(p for p in (PROJECT_ROOT / "configs").rglob("*.yaml") if p.parent.name != "trainer")
+TRAINER_CONFIGS = sorted((PROJECT_ROOT / "configs" / "trainer").glob("*.yaml"))
+
+
+def error_line(err: str) -> str:
+    """The CLI's one error line; there must be no traceback."""
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if line.startswith("zoo: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_recipe_fast_dev_run(recipe, run_zoo, tmp_path):
+    code, _, err = run_zoo("fit", "-c", recipe, *TINY, "--trainer.fast_dev_run", "true",
+                           "--trainer.default_root_dir", tmp_path)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_recipe_instantiates_its_classes(recipe):
+    from zoo.cli import lightning_cli
+
+    cli = lightning_cli(["-c", str(recipe)], run=False)
+    config = cli.config
+    assert type(cli.model).__module__ + "." + type(cli.model).__qualname__ in (
+        config.model.class_path, config.model.class_path.replace("zoo.modules.", "zoo.modules.causal_lm."))
+    as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731 (yaml has no tuples)
+    for key, value in config.model.init_args.items():
+        assert as_list(cli.model.hparams[key]) == as_list(value)
+    assert type(cli.datamodule).__name__ == config.data.class_path.rsplit(".", 1)[-1]
+
+
+@pytest.mark.parametrize("trainer_config", TRAINER_CONFIGS, ids=lambda p: p.stem)
+def test_trainer_config_matches_trainer_signature(trainer_config):
+    from jsonargparse import ArgumentParser
+    from lightning import Trainer
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(Trainer, "trainer")
+    parsed = parser.parse_path(str(trainer_config))
+    for key, value in __import__("yaml").safe_load(trainer_config.read_text())["trainer"].items():
+        assert parsed.trainer[key] == value
+
+
+def test_print_config_shows_resolved_recipe(run_zoo):
+    with pytest.raises(SystemExit) as exit_info:
+        run_zoo("fit", "-c", RECIPES[0], "--print_config")
+    assert exit_info.value.code == 0
+
+
+def test_fit_saves_resolved_config_and_last_checkpoint(run_zoo, tmp_path):
+    code, _, err = run_zoo("fit", "-c", RECIPES[0], *TINY, "--trainer.default_root_dir", tmp_path)
+    assert code == 0, err
+    assert (tmp_path / "checkpoints" / "last.ckpt").exists()
+    saved = list(tmp_path.rglob("config.yaml"))
+    assert saved and "llama-test" in saved[0].read_text()
+
+    code, out, err = run_zoo("export", tmp_path / "checkpoints" / "last.ckpt", tmp_path / "folder")
+    assert code == 0, err
+    card = json.loads((tmp_path / "folder" / "zoo_card.json").read_text())
+    assert "llama-test" in card["recipe"] and card["data_fingerprint"]
+
+    # The exported folder is a plain HF model: same logits through transformers and zoo.load.
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import zoo
+
+    module = zoo.load(f"local-dir:{tmp_path / 'folder'}")
+    hf = AutoModelForCausalLM.from_pretrained(tmp_path / "folder")
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "folder")
+    ids = tokenizer("Question: In which city was she born?", return_tensors="pt").input_ids
+    assert torch.equal(module(ids), hf(ids).logits)
+    assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == ("<|bos|>", "<|eos|>", "<|pad|>")
+
+
+def test_world_verb_writes_jsonl(run_zoo, tmp_path):
+    code, out, err = run_zoo("world", "--domain", "biomed", "--out", tmp_path, "--n-entities", "12")
+    assert code == 0, err
+    docs = [json.loads(line) for line in (tmp_path / "documents.jsonl").read_text().splitlines()]
+    assert len(docs) == 36 and all(d["domain"] == "biomed" for d in docs)
+    assert "fingerprint:" in out
+
+
+def test_list_verb(run_zoo):
+    code, out, _ = run_zoo("list", "adaptllm*")
+    assert code == 0
+    assert "adaptllm-medicine-llm" in out and "base-lm-tiny" not in out
+
+
+# ---------------------------------------------------------------------- bad input
+@pytest.fixture
+def bad_files(tmp_path):
+    files = {
+        "empty": tmp_path / "empty.jsonl",
+        "latin1": tmp_path / "latin1.txt",
+        "malformed": tmp_path / "malformed.yaml",
+        "unknown_key": tmp_path / "unknown_key.yaml",
+    }
+    files["empty"].write_text("")
+    files["latin1"].write_bytes("caf\xe9 au lait\n".encode("latin-1"))
+    files["malformed"].write_text("model: [unclosed\n  data: {\n")
+    recipe = RECIPES[0].read_text().replace("    net: llama-tiny", "    net: llama-tiny\n    netz: 3")
+    files["unknown_key"].write_text(recipe)
+    return files
+
+
+@pytest.mark.parametrize("case, args, expected", [
+    ("missing config", ["fit", "-c", "configs/does-not-exist.yaml"], "config file not found: configs/does-not-exist.yaml"),
+    ("malformed config", ["fit", "-c", "{malformed}"], "malformed.yaml: malformed YAML"),
+    ("unknown config key", ["fit", "-c", "{unknown_key}"], "Option 'netz' is not accepted"),
+    ("unknown CLI key", ["fit", "-c", str(RECIPES[0]), "--model.init_args.nett", "x"], "Option 'nett' is not accepted"),
+    ("missing data file", ["fit", "-c", str(RECIPES[0]), "--data.init_args.source", "/nonexistent/corpus.jsonl"],
+     "data file not found: /nonexistent/corpus.jsonl"),
+    ("empty corpus", ["fit", "-c", str(RECIPES[0]), "--data.init_args.source", "{empty}"], "corpus is empty"),
+    ("non-UTF-8 text", ["fit", "-c", str(RECIPES[0]), "--data.init_args.source", "{latin1}"], "not UTF-8"),
+    ("unknown model", ["build", "base-lm-tny"], "did you mean base-lm-tiny"),
+    ("unbuilt model export", ["export", "/nonexistent/last.ckpt", "/tmp/out"], "checkpoint not found"),
+    ("unknown domain", ["world", "--domain", "astrology", "--out", "/tmp/x"], "astrology"),
+])
+def test_bad_input_is_one_line_and_exit_2(case, args, expected, bad_files, run_zoo, tmp_path):
+    args = [a.format(**bad_files) if a.startswith("{") else a for a in args]
+    code, _, err = run_zoo(*args, "--trainer.default_root_dir", tmp_path) if args[0] == "fit" else run_zoo(*args)
+    assert code == 2, err
+    assert expected in error_line(err)
+    assert not (tmp_path / "checkpoints").exists()
