@@ -1,0 +1,7 @@
+"""Built-in domains; importing this package registers them in ``DOMAINS``.
+
+To add a domain, write a module here that builds a ``Domain`` and stores it in
+``DOMAINS``, then import it below.
+"""
+
+from . import biomed, general  # noqa: F401  (imported for their registration side effect)
