@@ -112,7 +112,7 @@ class TextCorpusDataModule(ZooDataModule):
     def _pack(self, texts: list[str]) -> np.ndarray:
         tok = self.tokenizer
         ids: list[int] = []
-        for encoded in tok(texts, add_special_tokens=False)["input_ids"]:
+        for encoded in (tok(texts, add_special_tokens=False)["input_ids"] if texts else []):
             ids += [tok.bos_token_id, *encoded, tok.eos_token_id]
         n_blocks = len(ids) // self.block_size
         return np.asarray(ids[: n_blocks * self.block_size], dtype=np.int32).reshape(n_blocks, self.block_size)

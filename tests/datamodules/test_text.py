@@ -1,0 +1,138 @@
+"""TextCorpusDataModule: sources, splits, packing, caching, transforms, evaluation items."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from datamodules import TextCorpusDataModule
+from datamodules.transforms import DocumentTransform
+from zoo.errors import ZooError
+
+SMALL_WORLD = {"n_entities": 12}
+
+
+def small(**kwargs) -> TextCorpusDataModule:
+    return TextCorpusDataModule(**{"world": SMALL_WORLD, "block_size": 32, "batch_size": 4, "val_fraction": 0.1,
+                                   "test_fraction": 0.1, **kwargs})
+
+
+def test_blocks_are_packed_documents_with_separators():
+    dm = small()
+    dm.setup("fit")
+    train = dm.blocks["train"]
+    assert train.shape[1] == 32 and train.dtype == torch.long
+    tok = dm.tokenizer
+    flat = train.flatten().tolist()
+    assert flat[0] == tok.bos_token_id and tok.eos_token_id in flat
+    assert tok.pad_token_id not in flat, "packed blocks never need padding"
+    # Every split is non-empty and splits are disjoint by document.
+    assert all(len(dm.blocks[s]) > 0 for s in ("train", "val", "test"))
+
+
+def test_splits_are_by_document_and_seeded():
+    from datamodules.base import split_of
+
+    ids = [f"doc{i}" for i in range(2000)]
+    splits = [split_of(i, 0.1, 0.1, seed=0) for i in ids]
+    assert 0.07 < splits.count("test") / len(ids) < 0.13
+    assert splits == [split_of(i, 0.1, 0.1, seed=0) for i in ids]
+    assert splits != [split_of(i, 0.1, 0.1, seed=1) for i in ids]
+
+
+def test_cache_is_keyed_by_fingerprint(zoo_home):
+    a, b = small(), small(block_size=48)
+    a.setup(), b.setup()
+    assert a.fingerprint != b.fingerprint
+    assert (a.cache_path / "meta.json").exists() and a.cache_path.parent == zoo_home / "cache" / "datasets"
+    again = small()
+    again.setup()
+    assert torch.equal(again.blocks["train"], a.blocks["train"])
+
+
+def test_local_jsonl_txt_and_parquet_sources(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"text": f"Document number {i} talks about rivers, hills and the weather in town. " * 3} for i in range(40)]
+    (tmp_path / "c.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    (tmp_path / "c.txt").write_text("\n".join(r["text"] for r in rows))
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "c.parquet")
+    blocks = {}
+    for name in ("c.jsonl", "c.txt", "c.parquet"):
+        dm = small(source=str(tmp_path / name))
+        dm.setup()
+        blocks[name] = dm.blocks["train"]
+    assert torch.equal(blocks["c.jsonl"], blocks["c.parquet"])
+    assert torch.equal(blocks["c.jsonl"], blocks["c.txt"])
+
+
+def test_text_field_and_missing_column(tmp_path):
+    (tmp_path / "c.jsonl").write_text("\n".join(json.dumps({"body": "some words here " * 20}) for _ in range(30)))
+    with pytest.raises(ZooError, match="no 'text' column.*--data.text_field"):
+        small(source=str(tmp_path / "c.jsonl")).setup()
+    small(source=str(tmp_path / "c.jsonl"), text_field="body").setup()
+
+
+def test_too_small_corpus_names_the_split(tmp_path):
+    (tmp_path / "c.jsonl").write_text(json.dumps({"text": "tiny"}))
+    with pytest.raises(ZooError, match="split has no full 32-token block"):
+        small(source=str(tmp_path / "c.jsonl")).setup()
+
+
+def test_hub_source_fails_fast_offline():
+    with pytest.raises(ZooError, match="cannot load dataset hf-hub:nobody/nothing.*offline"):
+        small(source="hf-hub:nobody/nothing").setup()
+
+
+class Shout(DocumentTransform):
+    """Upper-cases documents and appends a copy: a transform that changes text and count."""
+
+    def __init__(self, copies: int = 1):
+        self.copies = copies
+
+    def __call__(self, batch):
+        return {key: [v for v in values for _ in range(1 + self.copies)] if key != "text" else
+                [t.upper() for t in values for _ in range(1 + self.copies)] for key, values in batch.items()}
+
+
+def test_transform_applies_to_train_only_and_joins_the_fingerprint():
+    plain, shouted = small(), small(transform=Shout())
+    plain.setup(), shouted.setup()
+    assert plain.fingerprint != shouted.fingerprint != small(transform=Shout(copies=2)).fingerprint
+    assert len(shouted.blocks["train"]) > 1.8 * len(plain.blocks["train"])
+    assert torch.equal(shouted.blocks["test"], plain.blocks["test"]), "held-out text stays raw"
+
+
+def test_qa_text_part_adds_question_answer_texts():
+    docs_only, with_qa = small(), small(world_parts=["documents", "qa_text"])
+    docs_only.setup(), with_qa.setup()
+    assert len(with_qa.blocks["train"]) > len(docs_only.blocks["train"])
+    with pytest.raises(ZooError, match="unknown parts"):
+        small(world_parts=["questions"])
+
+
+def test_test_loaders_score_stored_and_extractable_facts():
+    dm = small()
+    dm.setup("test")
+    loaders = dm.test_dataloader()
+    assert dm.test_loader_names() == ["test", "cloze", "question"]
+    batch = next(iter(loaders[2]))
+    n_items = batch["gold"].numel()
+    assert batch["input_ids"].shape[0] == n_items * int(batch["n_choices"])
+    # The continuation mask covers exactly each option's tokens.
+    question = dm.tinyworld.questions[0]
+    option_ids = dm.tokenizer(question["options"][0], add_special_tokens=False)["input_ids"]
+    row = batch["input_ids"][0][batch["continuation_mask"][0]].tolist()
+    assert row == option_ids
+
+
+def test_bad_arguments_are_clear():
+    with pytest.raises(ZooError, match="val_fraction"):
+        small(val_fraction=0.7)
+    with pytest.raises(ZooError, match="block_size"):
+        small(block_size=2)
+    with pytest.raises(ZooError, match="n_entities"):
+        small(world={"n_entities": 1}).setup()
