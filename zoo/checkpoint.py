@@ -199,6 +199,7 @@ def _download(repo_id: str) -> Path:
 
 def load_pretrained(reference: str, preset: str = "full"):
     """The HF causal LM and tokenizer behind a reference, verified against its card when it has one."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder = resolve(reference, preset)
@@ -209,7 +210,7 @@ def load_pretrained(reference: str, preset: str = "full"):
         # Never run code shipped with a checkpoint: trust_remote_code stays off.
         net = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False)
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, SafetensorError) as error:
         raise ZooError(f"{folder}: cannot load as a causal LM ({str(error).splitlines()[0][:160]}); "
                        "check config.json and the weights, or re-export the folder") from None
     return net.eval(), tokenizer

@@ -19,6 +19,9 @@ from torchmetrics.text import Perplexity
 
 from zoo.errors import ZooError
 
+#: Target value that the loss and perplexity skip (the last position of a block has no next token).
+IGNORE_INDEX = -100
+
 
 class CausalLM(L.LightningModule):
     """A causal language model trained from scratch or continued from a zoo/HF checkpoint.
@@ -48,8 +51,8 @@ class CausalLM(L.LightningModule):
             from zoo.checkpoint import load_pretrained
 
             self.net, self.tokenizer = load_pretrained(init_from)
-        self.val_ppl = Perplexity(ignore_index=-100)
-        self.test_ppl = Perplexity(ignore_index=-100)
+        self.val_ppl = Perplexity(ignore_index=IGNORE_INDEX)
+        self.test_ppl = Perplexity(ignore_index=IGNORE_INDEX)
         self.test_acc = torch.nn.ModuleDict({"cloze": MeanMetric(), "question": MeanMetric()})
         #: The resolved recipe, set by the CLI so checkpoints carry what produced them.
         self.zoo_recipe: str | None = None
@@ -68,27 +71,32 @@ class CausalLM(L.LightningModule):
             return
         if data_tokenizer is None:
             raise ZooError("CausalLM needs a tokenizer to size its vocabulary: pass a DataModule or use init_from")
+        self.build_net(data_tokenizer)
+
+    def build_net(self, tokenizer) -> None:
+        """Create the randomly initialised net of ``hparams.net`` for ``tokenizer``'s vocabulary."""
         from zoo.nets import build_causal_lm, causal_lm_config
 
-        self.tokenizer = data_tokenizer
-        special = {"bos_token_id": data_tokenizer.bos_token_id, "eos_token_id": data_tokenizer.eos_token_id,
-                   "pad_token_id": data_tokenizer.pad_token_id}
-        config = causal_lm_config(self.hparams.net, len(data_tokenizer), special, **(self.hparams.net_overrides or {}))
+        self.tokenizer = tokenizer
+        special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+                   "pad_token_id": tokenizer.pad_token_id}
+        config = causal_lm_config(self.hparams.net, len(tokenizer), special, **(self.hparams.net_overrides or {}))
         self.net = build_causal_lm(config)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(B, T, V)``."""
         return self.net(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
 
-    @staticmethod
-    def shifted(logits: torch.Tensor, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Align position t's logits with token t+1."""
-        return logits[:, :-1], input_ids[:, 1:]
-
     def lm_loss(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Mean next-token cross-entropy of packed blocks, with the aligned logits and targets."""
-        logits, targets = self.shifted(self(input_ids), input_ids)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+        """Mean next-token cross-entropy of packed blocks, with the logits and their targets.
+
+        The targets are the inputs shifted left and padded with the ignore index, instead of
+        slicing the logits: a sliced ``(B, T-1, V)`` view would be copied whole by ``reshape``,
+        which cost ~4 % of a llama-tiny training step (benchmarks/perf/fit_throughput.py).
+        """
+        logits = self(input_ids)
+        targets = F.pad(input_ids[:, 1:], (0, 1), value=IGNORE_INDEX)
+        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
         return loss, logits, targets
 
     # ------------------------------------------------------------------ steps
@@ -118,7 +126,8 @@ class CausalLM(L.LightningModule):
 
     def choice_loglikelihoods(self, batch: dict) -> torch.Tensor:
         """Summed log-probability of each option's tokens given its context: ``(items, options)``."""
-        logits, targets = self.shifted(self(batch["input_ids"], batch["attention_mask"]), batch["input_ids"])
+        # Position t predicts token t+1.
+        logits, targets = self(batch["input_ids"], batch["attention_mask"])[:, :-1], batch["input_ids"][:, 1:]
         token_logprobs = torch.log_softmax(logits.float(), -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
         per_row = (token_logprobs * batch["continuation_mask"][:, 1:]).sum(-1)
         return per_row.view(-1, int(batch["n_choices"]))
