@@ -18,7 +18,7 @@ from zoo.paths import atomic_write_text, cache_dir
 BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
 SPECIAL_TOKENS = [PAD, BOS, EOS]
 #: Bump when the training procedure changes, so cached tokenizers are rebuilt.
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int = 1536, min_frequency: int = 2) -> str:
@@ -34,12 +34,18 @@ def train_bpe(texts: Iterable[str], vocab_size: int = 1536, min_frequency: int =
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
     )
     tokenizer.train_from_iterator(list(texts), trainer=trainer)
+    # Like Llama's tokenizer, encoding adds bos (add_special_tokens=False leaves it out): documents were
+    # trained with bos in front, so plain `tokenizer(text)` callers (transformers, lm-eval) see the same.
+    tokenizer.post_processor = processors.Sequence([
+        processors.ByteLevel(trim_offsets=False),
+        processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B",
+                                      special_tokens=[(BOS, tokenizer.token_to_id(BOS))]),
+    ])
     return tokenizer.to_str(pretty=False)
 
 

@@ -9,6 +9,7 @@ summed log-likelihood of each option (lm-eval's ``acc``). ``predict_step`` gener
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import lightning as L
@@ -21,6 +22,14 @@ from zoo.errors import ZooError
 
 #: Target value that the loss and perplexity skip (the last position of a block has no next token).
 IGNORE_INDEX = -100
+
+
+def warmup_cosine(step: int, warmup: int, total: int, floor: float) -> float:
+    """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to ``floor`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 class CausalLM(L.LightningModule):
@@ -151,14 +160,8 @@ class CausalLM(L.LightningModule):
             lr=self.hparams.learning_rate, betas=tuple(self.hparams.betas),
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup, floor = min(self.hparams.warmup_steps, total - 1), self.hparams.min_lr_ratio
-
-        def schedule(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / (warmup + 1)
-            progress = min(1.0, (step - warmup) / max(1, total - warmup))
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
+        schedule = partial(warmup_cosine, warmup=min(self.hparams.warmup_steps, total - 1), total=total,
+                           floor=self.hparams.min_lr_ratio)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
