@@ -71,6 +71,7 @@ class TextCorpusDataModule(ZooDataModule):
         self.transform, self.num_proc = transform, num_proc
         self.blocks: dict[str, torch.Tensor] = {}
         self._fingerprint: str | None = None
+        self._loaded = None
         self._world = None
 
     # ------------------------------------------------------------------ identity
@@ -88,7 +89,10 @@ class TextCorpusDataModule(ZooDataModule):
         return self._world
 
     def _documents(self):
-        return load_documents(self.source, self.text_field, self.world, tuple(self.world_parts))
+        """The source's documents and fingerprint, loaded once (fingerprinting needs them too)."""
+        if self._loaded is None:
+            self._loaded = load_documents(self.source, self.text_field, self.world, tuple(self.world_parts))
+        return self._loaded
 
     @property
     def fingerprint(self) -> str:

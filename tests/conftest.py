@@ -9,6 +9,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from pathlib import Path
+
+#: Real data sets: CI sets ZOO_DATA_DIR; a developer checkout finds the workplace copy beside it.
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+if "ZOO_DATA_DIR" not in os.environ and _SHARED_DATA.is_dir():
+    os.environ["ZOO_DATA_DIR"] = str(_SHARED_DATA)
+
 import lightning.pytorch  # noqa: F401  (imported before output capture: its log handler keeps a live stream)
 import pytest
 
@@ -54,3 +61,11 @@ def run_zoo(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def task_manager():
+    """One lm-eval TaskManager for the session (building one takes seconds), with the zoo's tasks."""
+    from benchmarks.tasks import task_manager as build
+
+    return build()
