@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from zoo.errors import ZooError
+from zoo.paths import PROJECT_ROOT
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
@@ -157,6 +158,74 @@ def cmd_world(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from benchmarks.harness import evaluate
+
+    rows = evaluate(args.model, args.suite, limit=args.limit, batch_size=args.batch_size, preset=args.preset,
+                    use_cache=not args.no_cache)
+    print(format_rows(rows))
+    return 0
+
+
+def format_rows(rows: list[dict]) -> str:
+    """An lm-eval-style table of result rows."""
+    header = ("task", "version", "n-shot", "metric", "value", "", "stderr")
+    lines = [[r["task"], r["task_version"], str(r["n_shot"]), f"{r['metric']} {'↑' if r['higher_is_better'] else '↓'}",
+              "—" if r["value"] is None else f"{r['value']:.4f}", "±",
+              "—" if r["stderr"] is None else f"{r['stderr']:.4f}"] for r in rows]
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
+    render = lambda cells: "|" + "|".join(f" {str(c):<{w}} " for c, w in zip(cells, widths)) + "|"  # noqa: E731
+    first = rows[0] if rows else {}
+    title = f"{first.get('model')} on {first.get('suite')} (weights {str(first.get('weights_sha256'))[:12]}, " \
+            f"suite {str(first.get('suite_hash'))[:12]})"
+    return "\n".join([title, render(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(render, lines)])
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
+    from benchmarks import leaderboard
+    from benchmarks.harness import primary_metrics, sweep
+
+    rows, cards = sweep(args.models, args.suites, preset=args.preset, limit=args.limit, include_hub=args.hub,
+                        batch_size=args.batch_size)
+    primary = primary_metrics(rows)
+    out = Path(args.out)
+    target = Path(tempfile.mkdtemp(prefix="leaderboard-")) if args.check else out
+    links = {name: f"cards/{name}.md" for name in cards}
+    written = leaderboard.write(rows, primary, target, links)
+    (target / "cards").mkdir(exist_ok=True)
+    for name, card in cards.items():
+        shutil.copyfile(card, target / "cards" / f"{name}.md")
+    names = [*leaderboard.FILES, *(f"cards/{name}.md" for name in sorted(cards))]
+    if args.check:
+        stale = leaderboard.differences(out, target, names)
+        shutil.rmtree(target, ignore_errors=True)
+        if stale:
+            print(f"leaderboard files differ from a fresh regeneration: {', '.join(stale)}; run `zoo leaderboard --out {out}`")
+            return 1
+        print(f"leaderboard in {out} is up to date")
+        return 0
+    errors = sorted({r["model"] for r in rows if r["metric"] == "error"})
+    print(f"{len({r['model'] for r in rows})} models, {len(rows)} rows" + (f", errors: {', '.join(errors)}" if errors else ""))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_suites(args: argparse.Namespace) -> int:
+    from benchmarks.suites import load_suite, pin, suite_names
+
+    if args.pin:
+        print(f"pinned {pin(args.pin)}")
+        return 0
+    for name in suite_names():
+        suite = load_suite(name)
+        print(f"{name:<20} v{suite.version}  {suite.hash[:12]}  {len(suite.tasks):>2} tasks  {suite.description}")
+    return 0
+
+
 def verb_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="lmzoo: train, load and benchmark LM adaptation methods. "
                                      "Lightning subcommands: zoo fit|validate|test|predict -c CONFIG (see zoo fit --help).")
@@ -181,6 +250,27 @@ def verb_parser() -> argparse.ArgumentParser:
     world.add_argument("--seed", type=int, default=0)
     world.add_argument("--n-entities", type=int, default=200)
     world.set_defaults(run=cmd_world)
+    evaluating = verbs.add_parser("eval", help="evaluate a model on a suite (cached by weights and suite hash)")
+    evaluating.add_argument("model", help="registry name, local-dir:/path or hf-hub:org/name")
+    evaluating.add_argument("--suite", required=True, help="suite name (zoo suites lists them)")
+    evaluating.add_argument("--limit", type=int, default=None, help="at most N documents per task (cached apart)")
+    evaluating.add_argument("--batch-size", type=int, default=64)
+    evaluating.add_argument("--preset", choices=("smoke", "full"), default="full", help="which build of a registry name")
+    evaluating.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    evaluating.set_defaults(run=cmd_eval)
+    board = verbs.add_parser("leaderboard", help="build missing models, evaluate, write the leaderboard files")
+    board.add_argument("--models", default="*", help="registry pattern (default: every entry with a recipe)")
+    board.add_argument("--suites", nargs="+", default=None, help="only these suites (default: each model's own)")
+    board.add_argument("--preset", choices=("smoke", "full"), default="full")
+    board.add_argument("--out", default=str(PROJECT_ROOT / "benchmarks" / "results"), help="output folder")
+    board.add_argument("--limit", type=int, default=None, help="at most N documents per task")
+    board.add_argument("--batch-size", type=int, default=64)
+    board.add_argument("--hub", action="store_true", help="include upstream hf-hub entries (needs the network)")
+    board.add_argument("--check", action="store_true", help="exit 1 if the files in --out differ from a fresh regeneration")
+    board.set_defaults(run=cmd_leaderboard)
+    suites = verbs.add_parser("suites", help="list the benchmark suites with their hashes")
+    suites.add_argument("--pin", metavar="SUITE", help="recompute a suite's data pins (after a deliberate data change)")
+    suites.set_defaults(run=cmd_suites)
     return parser
 
 
