@@ -224,7 +224,7 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
     """
     from tqdm import tqdm
 
-    from zoo.build import build
+    from zoo.builder import build
 
     work = plan(pattern, suites, include_hub)
     if not work:

@@ -69,3 +69,16 @@ def task_manager():
     from benchmarks.tasks import task_manager as build
 
     return build()
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory, zoo_home):
+    """A llama-test model fitted for a few steps on a small world and exported as a zoo folder."""
+    from zoo.checkpoint import export_checkpoint
+    from zoo.cli import main
+    from zoo.paths import PROJECT_ROOT
+
+    root = tmp_path_factory.mktemp("tiny_model")
+    recipe = str(PROJECT_ROOT / "configs" / "base_lm" / "base-lm-tiny.yaml")
+    assert main(["fit", "-c", recipe, *TINY, "--trainer.default_root_dir", str(root)]) == 0
+    return export_checkpoint(root / "checkpoints" / "last.ckpt", root / "folder")

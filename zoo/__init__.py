@@ -12,8 +12,8 @@ from zoo.registry import Entry, get_entry, list_models
 
 
 def build(name: str, preset: str = "full", force: bool = False):
-    """Train, test and export a registry entry; returns ``(folder, card)``. See ``zoo.build.build``."""
-    from zoo.build import build as _build
+    """Train, test and export a registry entry; returns ``(folder, card)``. See ``zoo.builder.build``."""
+    from zoo.builder import build as _build
 
     return _build(name, preset=preset, force=force)
 

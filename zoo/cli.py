@@ -128,7 +128,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from zoo.build import build
+    from zoo.builder import build
 
     folder, card = build(args.name, preset=args.preset, force=args.force)
     print(f"checkpoint: {folder}")

@@ -57,14 +57,9 @@ def test_killed_fit_resumed_from_last_matches_uninterrupted(run_zoo, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from the uninterrupted run"
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A tiny fitted model exported as a zoo folder."""
-    from zoo.cli import main
-
-    root = tmp_path_factory.mktemp("exported")
-    assert main(["fit", "-c", RECIPE, *TINY, "--trainer.default_root_dir", str(root)]) == 0
-    return export_checkpoint(root / "checkpoints" / "last.ckpt", root / "folder")
+@pytest.fixture
+def exported(tiny_folder):
+    return tiny_folder
 
 
 def test_export_is_byte_reproducible(exported, tmp_path):
