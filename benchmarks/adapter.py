@@ -4,14 +4,20 @@ Tokenization is lm-eval's own (``TemplateLM``: the context/continuation split, e
 rolling windows), so a task scores the same through this adapter and through ``HFLM`` on the
 exported folder. What differs is the arithmetic path, which is where the speed comes from:
 
-- requests are sorted by length and batched, right-padded without an attention mask (causal
-  attention never looks right), so SDPA runs its causal kernel;
-- log-softmax runs only on the continuation positions, not on every position of the batch;
-- a forward pass is shared by requests whose context is the same and whose one-token
-  continuations differ (lm-eval's ``Collator`` "contexts" grouping).
+- requests that share a context (the options of a multiple-choice question) are packed into one
+  row as a tree: the context once, each continuation as a branch with its own position ids and a
+  mask that hides the other branches; a 13-way ChemProt question costs one context, not 13;
+- other requests are sorted by length and right-padded without a mask (causal attention never
+  looks right), so SDPA runs its causal kernel;
+- the output layer and log-softmax run only on the scored positions, not on every position.
+
+``python -m benchmarks.perf.eval_throughput`` measures it against ``HFLM`` in one process.
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -64,40 +70,50 @@ class ZooLM(TemplateLM):
     # ------------------------------------------------------------------ scoring
     @torch.inference_mode()
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, **kwargs) -> list[tuple[float, bool]]:
-        def by_length(request):
-            tokens = request[1] + request[2]
-            return -len(tokens), tuple(tokens)
-
-        order = Collator(requests, sort_fn=by_length, group_by="contexts", group_fn=lambda r: r[-2] + r[-1][:-1])
-        results: list[tuple[float, bool]] = []
+        by_context: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for index, (_, context, _) in enumerate(requests):
+            by_context[tuple(context)].append(index)
+        plain, shared = [], []
+        for context, members in by_context.items():
+            continuations = [requests[i][2] for i in members]
+            if len(members) > 1 and len(context) + sum(len(c) - 1 for c in continuations) <= self.max_length:
+                shared.append(_shared_row(list(context), members, continuations))
+            else:
+                plain += [_plain_row(i, requests[i][1], requests[i][2], self.max_length) for i in members]
+        results: list[tuple[float, bool] | None] = [None] * len(requests)
         progress = tqdm(total=len(requests), disable=disable_tqdm, desc="zoo loglikelihood")
-        for chunk in order.get_batched(n=self.batch_size):
-            inputs = [(ctx + cont)[-(self.max_length + 1):][:-1] for _, ctx, cont in chunk]
-            width = max(len(i) for i in inputs)
-            batch = torch.zeros((len(inputs), width), dtype=torch.long)
-            for row, ids in enumerate(inputs):
-                batch[row, : len(ids)] = torch.tensor(ids)
-            hidden = self.decoder(input_ids=batch.to(self._device), use_cache=False).last_hidden_state
-            # Project and normalise only the continuation positions, all rows in one call: the output
-            # layer is a fifth of a tiny model's FLOPs, and small calls cost more in dispatch than in math.
-            spans = [(row * width + len(ids) - len(cont), len(cont)) for row, (ids, (_, _, cont)) in enumerate(zip(inputs, chunk))]
-            index = torch.tensor([start + k for start, length in spans for k in range(length)], device=self._device)
-            selected = hidden.reshape(-1, hidden.size(-1)).index_select(0, index)
-            logprobs = F.log_softmax(self.output_layer(selected).float(), dim=-1)
-            for (request_str, ctx_tokens, cont_tokens), row_logprobs in zip(chunk, logprobs.split([n for _, n in spans])):
-                row_logprobs = row_logprobs.unsqueeze(0)
-                greedy = row_logprobs.argmax(-1)
-                for request_str, cont, cont_logprobs in order.get_cache(
-                        req_str=request_str, cxt_toks=ctx_tokens, cont_toks=cont_tokens, logits=row_logprobs):
-                    cont = torch.tensor(cont, device=self._device).unsqueeze(0)
-                    is_greedy = bool((greedy[:, -cont.shape[1]:] == cont).all())
-                    score = float(torch.gather(cont_logprobs, 2, cont.unsqueeze(-1)).sum())
-                    results.append((score, is_greedy))
-                    if request_str is not None:
-                        self.cache_hook.add_partial("loglikelihood", request_str, (score, is_greedy))
+        for rows, masked in ((plain, False), (shared, True)):
+            rows.sort(key=lambda row: -len(row.tokens))
+            for start in range(0, len(rows), self.batch_size):
+                for index, score in self._score(rows[start: start + self.batch_size], masked):
+                    results[index] = score
+                    if requests[index][0] is not None:
+                        self.cache_hook.add_partial("loglikelihood", requests[index][0], score)
                     progress.update(1)
         progress.close()
-        return order.get_original(results)
+        return results
+
+    def _score(self, rows: list["_Row"], masked: bool) -> list[tuple[int, tuple[float, bool]]]:
+        """Log-probability sums and greedy flags of the requests packed in ``rows`` (one forward)."""
+        width = max(len(row.tokens) for row in rows)
+        input_ids = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, row in enumerate(rows):
+            input_ids[r, : len(row.tokens)] = torch.tensor(row.tokens)
+        inputs = {"input_ids": input_ids.to(self._device), "use_cache": False}
+        if masked:
+            inputs["attention_mask"], inputs["position_ids"] = _tree_attention(rows, width, self._device)
+        hidden = self.decoder(**inputs).last_hidden_state.reshape(len(rows) * width, -1)
+        # Project and normalise only the scored positions, all rows in one call: the output layer is a
+        # fifth of a tiny model's FLOPs, and small calls cost more in dispatch than in arithmetic.
+        scored = [(index, r * width + torch.tensor(positions), cont)
+                  for r, row in enumerate(rows) for index, positions, cont in row.scored]
+        flat = torch.cat([positions for _, positions, _ in scored]).to(self._device)
+        logprobs = F.log_softmax(self.output_layer(hidden.index_select(0, flat)).float(), dim=-1)
+        out = []
+        for (index, _, cont), block in zip(scored, logprobs.split([len(c) for _, _, c in scored])):
+            target = torch.tensor(cont, device=self._device)
+            out.append((index, (float(block.gather(1, target[:, None]).sum()), bool((block.argmax(-1) == target).all()))))
+        return out
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
         windows, owners = [], []
@@ -151,3 +167,49 @@ class ZooLM(TemplateLM):
                 progress.update(1)
         progress.close()
         return order.get_original(results)
+
+
+class _Row(NamedTuple):
+    """One sequence of a scoring batch: its tokens, position ids and attention branches (None: plain
+    causal), and the requests it answers as (request index, positions whose logits score, tokens)."""
+
+    tokens: list[int]
+    positions: list[int] | None
+    branches: list[int] | None
+    scored: list[tuple[int, list[int], list[int]]]
+
+
+def _plain_row(index: int, context: list[int], continuation: list[int], max_length: int) -> _Row:
+    """One request, left-truncated to the window exactly as HFLM does."""
+    tokens = (context + continuation)[-(max_length + 1):][:-1]
+    return _Row(tokens, None, None, [(index, list(range(len(tokens) - len(continuation), len(tokens))), continuation)])
+
+
+def _shared_row(context: list[int], members: list[int], continuations: list[list[int]]) -> _Row:
+    """Requests sharing a context, packed as a tree: the context once, then each continuation (but its
+    last token) as a branch that sees the context and itself only, at the positions it would have
+    alone. The multiple-choice options of a question cost one context instead of one per option."""
+    tokens, positions, branches = list(context), list(range(len(context))), [0] * len(context)
+    scored = []
+    for branch, (index, continuation) in enumerate(zip(members, continuations), start=1):
+        start = len(tokens)
+        tokens += continuation[:-1]
+        positions += range(len(context), len(context) + len(continuation) - 1)
+        branches += [branch] * (len(continuation) - 1)
+        scored.append((index, [len(context) - 1, *range(start, start + len(continuation) - 1)], continuation))
+    return _Row(tokens, positions, branches, scored)
+
+
+def _tree_attention(rows: list[_Row], width: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boolean ``(B, 1, T, T)`` mask and position ids of packed rows: a token sees earlier tokens of the
+    shared context (branch 0) and of its own branch; padding sees only the first token."""
+    branches = torch.full((len(rows), width), -1, dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, row in enumerate(rows):
+        branches[r, : len(row.tokens)] = torch.tensor(row.branches or [0] * len(row.tokens))
+        positions[r, : len(row.tokens)] = torch.tensor(row.positions or range(len(row.tokens)))
+    query, key = branches[:, :, None], branches[:, None, :]
+    causal = torch.ones(width, width, dtype=torch.bool).tril()
+    mask = causal & (key >= 0) & ((key == 0) | (key == query))
+    mask[:, :, 0] |= query[:, :, 0] < 0
+    return mask[:, None].to(device), positions.to(device)
