@@ -51,7 +51,7 @@ class LoadedModel:
     """A model resolved for evaluation: its folder, weights sha256, module (zoo) or none (plain HF)."""
 
     def __init__(self, reference: str, preset: str = "full"):
-        from zoo.checkpoint import WEIGHTS_FILE, read_card, resolve, sha256_of, verify_folder
+        from zoo.checkpoint import read_card, resolve, sha256_of, verify_folder
 
         self.reference = reference
         self.folder = resolve(reference, preset)
@@ -63,9 +63,9 @@ class LoadedModel:
             weights = sorted(self.folder.glob("*.safetensors"))
             if not weights:
                 raise ZooError(f"{self.folder}: no safetensors weights; the harness loads safetensors only")
-            digest = hashlib.sha256("".join(sha256_of(w) for w in weights).encode())
-            self.weights_sha256 = sha256_of(weights[0]) if weights[0].name == WEIGHTS_FILE and len(weights) == 1 \
-                else digest.hexdigest()
+            shards = [sha256_of(w) for w in weights]
+            # One file: its own sha256 (as zoo cards record it); shards: the sha256 of their sha256s.
+            self.weights_sha256 = shards[0] if len(shards) == 1 else hashlib.sha256("".join(shards).encode()).hexdigest()
         self._module = None
 
     @property
@@ -144,6 +144,7 @@ def _lm_eval_rows(model: LoadedModel, suite: Suite, limit: int | None, batch_siz
             raise ZooError(f"suite {suite.name}: data of task {spec.task} changed (pinned {spec.data_sha256[:12]}..., "
                            f"found {found[:12]}...); restore the data or bump the suite version and re-pin it")
     lm = model.lm(batch_size)
+    dtype = str(next(model_parameters(lm)).dtype).removeprefix("torch.")
     rows = []
     for shots in sorted({t.num_fewshot for t in specs}):
         group = [t for t in specs if t.num_fewshot == shots]
@@ -161,8 +162,7 @@ def _lm_eval_rows(model: LoadedModel, suite: Suite, limit: int | None, batch_siz
                 rows.append({**common, "task": spec.task, "task_version": str(version), "metric": metric,
                              "value": _finite(results[f"{metric},none"]),
                              "stderr": _finite(results.get(f"{metric}_stderr,none")),
-                             "higher_is_better": bool(higher.get(metric, True)), "n_shot": shots,
-                             "dtype": str(next(model_parameters(lm)).dtype).removeprefix("torch.")})
+                             "higher_is_better": bool(higher.get(metric, True)), "n_shot": shots, "dtype": dtype})
     return rows
 
 
@@ -177,11 +177,11 @@ def _evaluator_rows(model: LoadedModel, suite: Suite, limit: int | None, common:
     rows = []
     for spec in (t for t in suite.tasks if t.evaluator is not None):
         evaluator = get_evaluator(spec.evaluator)
+        dtype = str(next(model.module.parameters()).dtype).removeprefix("torch.")
         for score in evaluator(model.module, spec.args, limit):
             rows.append({**common, "task": spec.task, "task_version": str(evaluator.version), "metric": score.metric,
                          "value": _finite(score.value), "stderr": _finite(score.stderr),
-                         "higher_is_better": score.higher_is_better, "n_shot": spec.num_fewshot,
-                         "dtype": str(next(model.module.parameters()).dtype).removeprefix("torch.")})
+                         "higher_is_better": score.higher_is_better, "n_shot": spec.num_fewshot, "dtype": dtype})
     return rows
 
 
@@ -232,9 +232,9 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
                        + "; `zoo list` shows the models, benchmarks/suites the suites")
     failed: dict[str, BaseException] = {}
     cards: dict[str, Path] = {}
-    for name, _ in tqdm(work, desc="build", unit="model"):
-        from zoo.registry import get_entry
+    from zoo.registry import get_entry
 
+    for name, _ in tqdm(work, desc="build", unit="model"):
         if get_entry(name).recipe is None:
             continue
         try:
