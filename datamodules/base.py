@@ -5,7 +5,8 @@ A *document source* is a string:
 - ``tinyworld:<domain>`` — the embedded generator (``world`` arguments set its size and seed);
 - a local ``.jsonl`` / ``.json`` / ``.txt`` / ``.parquet`` file, or a folder of them
   (``.txt``: one document per non-empty line);
-- ``hf-hub:org/name`` or ``hf-hub:org/name:config`` — a hub dataset through ``datasets``.
+- ``hf-hub:org/name`` or ``hf-hub:org/name:config`` — a hub dataset through ``datasets``;
+- ``instructions:general`` — tinyworld's seeded general instruction-response texts (for mixing).
 
 Every source becomes a ``datasets.Dataset`` with the columns ``id``, ``title``, ``text``, and a
 fingerprint (world fingerprint, file sha256s or hub id) that keys the caches under ``ZOO_HOME``.
@@ -86,6 +87,14 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         table = {"id": [d["id"] for d in docs], "title": [d.get("title", "") for d in docs],
                  "text": [d["text"] for d in docs]}
         return datasets.Dataset.from_dict(table), fingerprint(generated.fingerprint(), list(world_parts))
+
+    if source == "instructions:general":
+        from datamodules.tinyworld import general_instructions
+
+        settings = {"n": 2000, "seed": 0, **(world or {})}
+        rows = general_instructions(**settings)
+        table = {"id": [r["id"] for r in rows], "title": [""] * len(rows), "text": [r["text"] for r in rows]}
+        return datasets.Dataset.from_dict(table), fingerprint(source, settings, table["text"])
 
     if source.startswith("hf-hub:"):
         name, _, config = source.removeprefix("hf-hub:").partition(":")

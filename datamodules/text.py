@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -47,6 +48,10 @@ class TextCorpusDataModule(ZooDataModule):
         world_parts: tinyworld texts to train on: ``documents`` and/or ``qa_text`` (question-answer
             pairs about the synthesizer entities, disjoint from the evaluated ones).
         transform: A ``DocumentTransform`` applied to train documents before tokenizing.
+        mix_source: A second source mixed into the training split after the transform (e.g.
+            ``instructions:general``, AdaptLLM's general instructions); held-out splits stay pure.
+        mix_ratio: Mixed-in documents per (transformed) training document; sampled with a seed,
+            with replacement when the source is smaller than needed.
         num_proc: Processes for ``datasets.map`` of the transform (1 is fastest for cheap transforms).
         num_workers: DataLoader worker processes.
         seed: Seed of splits and shuffling.
@@ -55,7 +60,8 @@ class TextCorpusDataModule(ZooDataModule):
     def __init__(self, source: str = "tinyworld:general", tokenizer: str = "tinyworld", block_size: int = 128,
                  batch_size: int = 32, val_fraction: float = 0.05, test_fraction: float = 0.05,
                  text_field: str = "text", world: dict | None = None, world_parts: list[str] | None = None,
-                 transform: DocumentTransform | None = None, num_proc: int = 1, num_workers: int = 0, seed: int = 0):
+                 transform: DocumentTransform | None = None, mix_source: str | None = None, mix_ratio: float = 1.0,
+                 num_proc: int = 1, num_workers: int = 0, seed: int = 0):
         super().__init__(tokenizer=tokenizer, batch_size=batch_size, num_workers=num_workers, seed=seed)
         for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             if not 0 <= value < 0.5:
@@ -68,7 +74,10 @@ class TextCorpusDataModule(ZooDataModule):
         self.source, self.block_size, self.text_field = source, block_size, text_field
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.world, self.world_parts = dict(world or {}), parts
+        if mix_ratio < 0:
+            raise ZooError(f"--data.mix_ratio={mix_ratio} is negative; use 0 or more mixed documents per document")
         self.transform, self.num_proc = transform, num_proc
+        self.mix_source, self.mix_ratio = mix_source, mix_ratio
         self.blocks: dict[str, torch.Tensor] = {}
         self._fingerprint: str | None = None
         self._loaded = None
@@ -105,6 +114,7 @@ class TextCorpusDataModule(ZooDataModule):
                 PACKING_VERSION, source_fingerprint, tokenizer_fingerprint(self.tokenizer),
                 self.transform.fingerprint if self.transform else None, self.block_size,
                 self.val_fraction, self.test_fraction, self.seed, self.world_parts,
+                load_documents(self.mix_source)[1] if self.mix_source else None, self.mix_ratio,
             )
         return self._fingerprint
 
@@ -132,13 +142,15 @@ class TextCorpusDataModule(ZooDataModule):
             train = documents.filter(lambda b: [s == "train" for s in b["split"]], batched=True)
             held_out = documents.filter(lambda b: [s != "train" for s in b["split"]], batched=True)
             train = train.map(self._apply_transform, batched=True, num_proc=self.num_proc if self.num_proc > 1 else None,
-                              desc="transform")
+                              remove_columns=train.column_names, desc="transform")
             import datasets
 
             documents = datasets.concatenate_datasets([train, held_out])
         texts = {split: [] for split in SPLITS}
         for title, text, split in zip(documents["title"], documents["text"], documents["split"]):
             texts[split].append(document_text(title, text))
+        if self.mix_source:
+            texts["train"] = self._mixed(texts["train"])
         packed = {split: self._pack(texts[split]) for split in SPLITS}
         for split in SPLITS:
             wanted = split == "train" or (self.val_fraction if split == "val" else self.test_fraction) > 0
@@ -154,9 +166,21 @@ class TextCorpusDataModule(ZooDataModule):
                     "blocks": {s: int(len(a)) for s, a in packed.items()}}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
 
+    def _mixed(self, train: list[str]) -> list[str]:
+        """Training texts with ``mix_ratio`` mixed-in documents per document, shuffled together (seeded)."""
+        mix, _ = load_documents(self.mix_source)
+        pool = [document_text(t, x) for t, x in zip(mix["title"], mix["text"])]
+        rng = random.Random(f"mix:{self.seed}:{self.mix_source}")
+        wanted = round(self.mix_ratio * len(train))
+        chosen = rng.sample(pool, wanted) if wanted <= len(pool) else [rng.choice(pool) for _ in range(wanted)]
+        mixed = train + chosen
+        rng.shuffle(mixed)
+        return mixed
+
     def _apply_transform(self, batch: dict) -> dict:
         out = self.transform({k: batch[k] for k in ("id", "title", "text")})
-        return {**out, "split": ["train"] * len(out["text"])}
+        # Transforms may add report columns (e.g. what was mined); training needs the documents.
+        return {"id": out["id"], "title": out["title"], "text": out["text"], "split": ["train"] * len(out["text"])}
 
     def setup(self, stage: str | None = None) -> None:
         if self.blocks:

@@ -33,6 +33,11 @@ def build(name: str, preset: str = "full", force: bool = False) -> tuple[Path, d
         return out, read_card(out)
     configs = [entry.recipe_path, *(PROJECT_ROOT / c for c in PRESET_CONFIGS[preset])]
     args = [arg for config in configs for arg in ("-c", str(config))]
+    if entry.base:
+        base_folder, _ = build(entry.base, preset=preset)
+        if preset != "full":
+            # The recipe names its base; a smoke build continues from the base's smoke build.
+            args += ["--model.init_args.init_from", f"local-dir:{base_folder}"]
     run_dir = zoo_home() / "runs" / preset / name
     cli = lightning_cli([*args, "--trainer.default_root_dir", str(run_dir)], run=False)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)

@@ -32,6 +32,7 @@ class Entry:
         description: One sentence on what the model is.
         source: ``recipe`` (built by ``zoo build``) or ``hf-hub:org/name`` (an upstream release).
         recipe: Config under the project root that builds it (``recipe`` sources).
+        base: The entry whose weights the recipe continues from (``init_from``); built first.
         baseline_of: The method entry this one is the baseline of, if any.
         suites: Benchmark suites it is evaluated on.
         paper: Citation of the method.
@@ -43,6 +44,7 @@ class Entry:
     description: str
     source: str = "recipe"
     recipe: str | None = None
+    base: str | None = None
     baseline_of: str | None = None
     suites: tuple[str, ...] = ()
     paper: str | None = None
