@@ -6,7 +6,8 @@ A *document source* is a string:
 - a local ``.jsonl`` / ``.json`` / ``.txt`` / ``.parquet`` file, or a folder of them
   (``.txt``: one document per non-empty line);
 - ``hf-hub:org/name`` or ``hf-hub:org/name:config`` — a hub dataset through ``datasets``;
-- ``instructions:general`` — tinyworld's seeded general instruction-response texts (for mixing).
+- ``instructions:general`` — tinyworld's seeded general instruction-response texts (for mixing);
+- ``zoo-data:<name>`` — a named real corpus read from ``ZOO_DATA_DIR`` (``datamodules.real_corpora``).
 
 Every source becomes a ``datasets.Dataset`` with the columns ``id``, ``title``, ``text``, and a
 fingerprint (world fingerprint, file sha256s or hub id) that keys the caches under ``ZOO_HOME``.
@@ -95,6 +96,13 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         rows = general_instructions(**settings)
         table = {"id": [r["id"] for r in rows], "title": [""] * len(rows), "text": [r["text"] for r in rows]}
         return datasets.Dataset.from_dict(table), fingerprint(source, settings, table["text"])
+
+    if source.startswith("zoo-data:"):
+        from datamodules.real_corpora import load_real_corpus
+
+        rows = load_real_corpus(source.removeprefix("zoo-data:"))
+        table = {key: [r[key] for r in rows] for key in ("id", "title", "text")}
+        return datasets.Dataset.from_dict(table), fingerprint(source, table)
 
     if source.startswith("hf-hub:"):
         name, _, config = source.removeprefix("hf-hub:").partition(":")
