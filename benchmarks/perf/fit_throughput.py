@@ -74,23 +74,23 @@ def time_zoo_fit(block_size: int, steps: int, warmup: int) -> float:
 
 
 def time_plain_loop(block_size: int, steps: int, warmup: int) -> tuple[float, object]:
-    """Seconds per step of a hand-written loop: the same module's loss, optimizer and schedule, no Trainer."""
+    """Seconds per step of a hand-written loop: the same module, loss, optimizer and schedule, no Trainer."""
     cli = build(block_size, steps)
     module, datamodule = cli.model, cli.datamodule
     datamodule.setup("fit")
     module.build_net(datamodule.tokenizer)
-    optimizer = torch.optim.AdamW(module.parameters(), lr=2e-3, betas=(0.9, 0.95), weight_decay=0.1)
-    loader = torch.utils.data.DataLoader(datamodule.blocks["train"], batch_size=datamodule.batch_size,
-                                         shuffle=True, drop_last=True)
+    optimizer, scheduler = module.optimizer_and_schedule(steps)
+    loader = datamodule.train_dataloader()
     module.train()
     step, start = 0, 0.0
     while step < steps:
-        for input_ids in loader:
+        for batch in loader:
             if step == warmup:
                 start = time.perf_counter()
-            loss, _, _ = module.lm_loss(input_ids)
+            loss, _, _ = module.lm_loss(batch["input_ids"])
             loss.backward()
             optimizer.step()
+            scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
             if step == steps:

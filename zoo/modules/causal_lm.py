@@ -153,17 +153,21 @@ class CausalLM(L.LightningModule):
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
+        optimizer, scheduler = self.optimizer_and_schedule(int(self.trainer.estimated_stepping_batches))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def optimizer_and_schedule(self, total_steps: int):
+        """AdamW (decay on matrices only) and the warm-up + cosine schedule over ``total_steps``."""
         decay = [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]
         no_decay = [p for p in self.parameters() if p.requires_grad and p.dim() < 2]
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=self.hparams.learning_rate, betas=tuple(self.hparams.betas),
         )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        total = max(1, total_steps)
         schedule = partial(warmup_cosine, warmup=min(self.hparams.warmup_steps, total - 1), total=total,
                            floor=self.hparams.min_lr_ratio)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
     # ------------------------------------------------------------------ checkpoints
     def zoo_metadata(self) -> dict[str, Any]:
