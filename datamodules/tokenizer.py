@@ -19,6 +19,9 @@ BOS, EOS, PAD = "<|bos|>", "<|eos|>", "<|pad|>"
 SPECIAL_TOKENS = [PAD, BOS, EOS]
 #: Bump when the training procedure changes, so cached tokenizers are rebuilt.
 TOKENIZER_VERSION = 2
+#: The worlds the shared tokenizer learns from, fixed: a new tinyworld domain must not silently
+#: change every zoo model's vocabulary (adding one here is a deliberate, versioned change).
+TOKENIZER_DOMAINS = ("biomed", "finance", "general", "law")
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int = 1536, min_frequency: int = 2) -> str:
@@ -76,14 +79,14 @@ def tinyworld_tokenizer(domains: Iterable[str] | None = None, seed: int = 0, voc
     """The shared zoo tokenizer, trained on tinyworld text and cached by fingerprint.
 
     Args:
-        domains: tinyworld domains in the corpus; default all registered ones, so that continued
-            pre-training on any domain keeps the base model's vocabulary.
+        domains: tinyworld domains in the corpus; default ``TOKENIZER_DOMAINS``, so that continued
+            pre-training on any of those domains keeps the base model's vocabulary.
         seed: World seed of the corpus.
         vocab_size: BPE vocabulary size.
     """
-    from datamodules.tinyworld import DOMAINS, world_fingerprint, WorldConfig
+    from datamodules.tinyworld import WorldConfig, world_fingerprint
 
-    domains = sorted(domains or DOMAINS)
+    domains = sorted(domains or TOKENIZER_DOMAINS)
     key = json.dumps({
         "version": TOKENIZER_VERSION, "vocab_size": vocab_size, "seed": seed,
         "worlds": [world_fingerprint(WorldConfig(domain=d, seed=seed)) for d in domains],

@@ -14,6 +14,7 @@ Example:
 
 from . import domains  # noqa: F401  (registers the built-in domains)
 from .domain import DOMAINS, Attribute, Domain, Relation
+from .instructions import general_instructions
 from .names import NameStyle
 from .world import World, WorldConfig, generate_world, world_fingerprint
 
@@ -25,6 +26,7 @@ __all__ = [
     "Relation",
     "World",
     "WorldConfig",
+    "general_instructions",
     "generate_world",
     "world_fingerprint",
 ]

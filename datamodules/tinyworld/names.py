@@ -19,6 +19,8 @@ class NameStyle:
         max_syllables: most syllables per word.
         suffixes: optional endings appended to the last word, e.g. drug stems
             such as "tinib" that make "Velotinib".
+        separator: text between the words, e.g. " v " for case names such as
+            "Halgar v Penlinworth".
     """
 
     syllables: tuple[str, ...]
@@ -26,6 +28,7 @@ class NameStyle:
     min_syllables: int = 2
     max_syllables: int = 3
     suffixes: tuple[str, ...] = ()
+    separator: str = " "
 
     def sample(self, rng: random.Random) -> str:
         """Draws one (not necessarily unique) name.
@@ -34,7 +37,8 @@ class NameStyle:
             rng: the random stream to draw from.
 
         Returns:
-            A capitalised name such as "Marel Tovin" or "Velotinib".
+            A capitalised name such as "Marel Tovin", "Velotinib" or
+            "Halgar v Penlinworth".
         """
         words = []
         for index in range(self.words):
@@ -47,7 +51,7 @@ class NameStyle:
             if self.suffixes and index == self.words - 1:
                 word += rng.choice(self.suffixes)
             words.append(word.capitalize())
-        return " ".join(words)
+        return self.separator.join(words)
 
 
 def generate_names(style: NameStyle, count: int, rng: random.Random, reserved: list[str]) -> list[str]:
