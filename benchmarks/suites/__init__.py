@@ -5,7 +5,7 @@ its few-shot setting and ``data_sha256``, the pinned sha256 of its test document
 JSON), so local files and hub copies are checked against the same pin. An evaluator entry
 (``evaluator: NAME``) names a non-LM evaluator of ``benchmarks/evaluators`` instead.
 
-The suite hash covers the suite file and every file of its tasks' folders (prompts, loaders),
+The suite hash covers the suite file and the files that define its tasks (YAMLs, included YAMLs, loaders),
 so it changes whenever the tasks, the pinned data, a metric or a few-shot setting does.
 """
 
@@ -59,7 +59,7 @@ class Suite:
 
     @property
     def hash(self) -> str:
-        """sha256 over the suite file and the files of its tasks' folders."""
+        """sha256 over the suite file and the files that define its tasks."""
         return suite_hash(self)
 
 
@@ -83,22 +83,26 @@ def load_suite(name: str) -> Suite:
     return Suite(tasks=tasks, path=path, **data)
 
 
-def task_folder(task: str) -> Path:
-    """Folder of an lm-eval task's YAML under ``benchmarks/tasks``."""
+def task_files(task: str) -> list[Path]:
+    """Files that define an lm-eval task: its YAML, the YAMLs it includes, the Python beside them."""
     from benchmarks.tasks import task_manager
 
     info = task_manager().task_index.get(task)
     if info is None:
         raise ZooError(f"suite names task '{task}', which no YAML under benchmarks/tasks defines")
-    return Path(info.yaml_path).parent
+    path = Path(info.yaml_path)
+    files = [path]
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("include:"):
+            files.append(path.parent / line.split(":", 1)[1].strip())
+    return files + sorted(path.parent.glob("*.py"))
 
 
 def suite_hash(suite: Suite) -> str:
     digest = hashlib.sha256(suite.path.read_bytes())
-    folders = sorted({task_folder(t.task) for t in suite.tasks if t.evaluator is None})
-    for folder in folders:
-        for file in sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".py")):
-            digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    files = sorted({f for t in suite.tasks if t.evaluator is None for f in task_files(t.task)})
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()
 
 

@@ -61,7 +61,7 @@ def test_suite_hash_covers_task_prompts(tmp_path, monkeypatch):
     folder = shutil.copytree(harness.load_suite("tinyworld-general").path.parents[1] / "tasks" / "tinyworld",
                              tmp_path / "tinyworld")
     (folder / "_cloze.yaml").write_text((folder / "_cloze.yaml").read_text() + "\n# changed prompt\n")
-    monkeypatch.setattr("benchmarks.suites.task_folder", lambda task: folder)
+    monkeypatch.setattr("benchmarks.suites.task_files", lambda task: [folder / "_cloze.yaml"])
     assert suite_hash(suite) != before
 
 
