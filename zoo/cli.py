@@ -226,6 +226,17 @@ def cmd_suites(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synth_rc(args: argparse.Namespace) -> int:
+    from datamodules.transforms.reading_comprehension import convert_file, stats_table
+
+    corpora = tuple(args.keyword_corpora) if args.keyword_corpora else None
+    summary = convert_file(args.input, args.output, domain=args.domain, max_tokens=args.max_tokens, seed=args.seed,
+                           keyword_corpora=corpora)
+    print(stats_table(summary))
+    print(f"wrote {args.output}")
+    return 0
+
+
 def verb_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="lmzoo: train, load and benchmark LM adaptation methods. "
                                      "Lightning subcommands: zoo fit|validate|test|predict -c CONFIG (see zoo fit --help).")
@@ -268,6 +279,17 @@ def verb_parser() -> argparse.ArgumentParser:
     board.add_argument("--hub", action="store_true", help="include upstream hf-hub entries (needs the network)")
     board.add_argument("--check", action="store_true", help="exit 1 if the files in --out differ from a fresh regeneration")
     board.set_defaults(run=cmd_leaderboard)
+    synth = verbs.add_parser("synth", help="data transforms: rc (AdaptLLM reading comprehension)")
+    kinds = synth.add_subparsers(dest="kind", required=True)
+    rc = kinds.add_parser("rc", help="turn documents into AdaptLLM reading-comprehension texts")
+    rc.add_argument("--in", dest="input", required=True, help=".jsonl (id/title/text) or a folder of .txt (line 1 = title)")
+    rc.add_argument("--out", dest="output", required=True, help="output .jsonl (written atomically)")
+    rc.add_argument("--domain", default="biomed", help="domain name (tinyworld domains also give the keywords)")
+    rc.add_argument("--max-tokens", type=int, default=1848, help="body budget in words")
+    rc.add_argument("--seed", type=int, default=0)
+    rc.add_argument("--keyword-corpora", nargs=2, metavar=("DOMAIN_SOURCE", "GENERAL_SOURCE"),
+                    help="derive domain keywords from these two sources (tinyworld:<d>, .jsonl, .txt folder)")
+    rc.set_defaults(run=cmd_synth_rc)
     suites = verbs.add_parser("suites", help="list the benchmark suites with their hashes")
     suites.add_argument("--pin", metavar="SUITE", help="recompute a suite's data pins (after a deliberate data change)")
     suites.set_defaults(run=cmd_suites)

@@ -27,7 +27,9 @@ def tiny_overrides(recipe: Path, base: Path) -> list[str]:
     """TINY, plus a tiny base for recipes that continue one (so tests need no full build)."""
     if "init_from:" not in recipe.read_text():
         return TINY
-    return [*TINY, "--model.init_args.init_from", f"local-dir:{base}"]
+    # A continued model takes its net from the base, so the net override does not apply.
+    net = TINY.index("--model.init_args.net")
+    return [*TINY[:net], *TINY[net + 2:], "--model.init_args.init_from", f"local-dir:{base}"]
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
