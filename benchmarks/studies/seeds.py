@@ -61,8 +61,14 @@ def main() -> None:
     parser.add_argument("--metrics", nargs="+", default=["test/cloze_acc", "test/question_acc", "test/ppl"])
     parser.add_argument("--out", type=Path, required=True, help="folder for study.md and study.json")
     parser.add_argument("--override", nargs="*", default=[], help="extra CLI overrides for every run")
+    parser.add_argument("--base-from", type=Path, default=None, metavar="RECIPE",
+                        help="also test the starting weights: RECIPE with no training step, labelled 'base'")
     args = parser.parse_args()
     rows = []
+    if args.base_from:
+        for seed in args.seeds:
+            metrics = run(args.base_from, seed, [*args.override, "--trainer.max_steps", "0"])
+            rows.append({"recipe": "base (no continued training)", "seed": seed, "metrics": metrics})
     for recipe in args.recipes:
         for seed in args.seeds:
             rows.append({"recipe": recipe.stem, "seed": seed, "metrics": run(recipe, seed, args.override)})
