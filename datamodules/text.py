@@ -180,7 +180,8 @@ class TextCorpusDataModule(ZooDataModule):
     def _apply_transform(self, batch: dict) -> dict:
         out = self.transform({k: batch[k] for k in ("id", "title", "text")})
         # Transforms may add report columns (e.g. what was mined); training needs the documents.
-        return {"id": out["id"], "title": out["title"], "text": out["text"], "split": ["train"] * len(out["text"])}
+        titles = out["title"] if self.transform.keeps_title else [""] * len(out["text"])
+        return {"id": out["id"], "title": titles, "text": out["text"], "split": ["train"] * len(out["text"])}
 
     def setup(self, stage: str | None = None) -> None:
         if self.blocks:

@@ -13,6 +13,10 @@ import json
 class DocumentTransform:
     """Base class: map a batch of documents to a batch of documents (ids may repeat or drop)."""
 
+    #: False when the transform uses the title inside its output (e.g. as an answer), so the
+    #: DataModule must not also print it above the text.
+    keeps_title: bool = True
+
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         raise NotImplementedError
 
