@@ -136,6 +136,7 @@ class TextCorpusDataModule(ZooDataModule):
         if (self.cache_path / "meta.json").exists():
             return
         documents, _ = self._documents()
+        transform_report = None
         splits = [split_of(i, self.val_fraction, self.test_fraction, self.seed) for i in documents["id"]]
         documents = documents.add_column("split", splits)
         if self.transform is not None:
@@ -143,6 +144,8 @@ class TextCorpusDataModule(ZooDataModule):
             held_out = documents.filter(lambda b: [s != "train" for s in b["split"]], batched=True)
             train = train.map(self._apply_transform, batched=True, num_proc=self.num_proc if self.num_proc > 1 else None,
                               remove_columns=train.column_names, desc="transform")
+            transform_report = self.transform.report(train)
+            train = train.select_columns(["id", "title", "text", "split"])
             import datasets
 
             documents = datasets.concatenate_datasets([train, held_out])
@@ -163,7 +166,8 @@ class TextCorpusDataModule(ZooDataModule):
                 np.save(tmp / f"{split}.npy", array)
             meta = {"fingerprint": self.fingerprint, "source": self.source, "block_size": self.block_size,
                     "documents": {s: len(t) for s, t in texts.items()},
-                    "blocks": {s: int(len(a)) for s, a in packed.items()}}
+                    "blocks": {s: int(len(a)) for s, a in packed.items()}, "transform_report": transform_report,
+                    "mix": {"source": self.mix_source, "ratio": self.mix_ratio} if self.mix_source else None}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
 
     def _mixed(self, train: list[str]) -> list[str]:
@@ -179,9 +183,9 @@ class TextCorpusDataModule(ZooDataModule):
 
     def _apply_transform(self, batch: dict) -> dict:
         out = self.transform({k: batch[k] for k in ("id", "title", "text")})
-        # Transforms may add report columns (e.g. what was mined); training needs the documents.
+        # Report columns (e.g. what was mined) stay until the report is taken.
         titles = out["title"] if self.transform.keeps_title else [""] * len(out["text"])
-        return {"id": out["id"], "title": titles, "text": out["text"], "split": ["train"] * len(out["text"])}
+        return {**out, "title": titles, "split": ["train"] * len(out["text"])}
 
     def setup(self, stage: str | None = None) -> None:
         if self.blocks:
@@ -189,6 +193,12 @@ class TextCorpusDataModule(ZooDataModule):
         self.prepare_data()
         for split in SPLITS:
             self.blocks[split] = torch.from_numpy(np.load(self.cache_path / f"{split}.npy", allow_pickle=False).astype(np.int64))
+
+    @property
+    def report(self) -> dict:
+        """What the cached data holds: documents and blocks per split, the transform's report, the mix."""
+        self.prepare_data()
+        return json.loads((self.cache_path / "meta.json").read_text())
 
     def clear_cache(self) -> None:
         """Remove this configuration's cached blocks."""

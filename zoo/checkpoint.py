@@ -78,7 +78,8 @@ def export_payload(state_dict: dict, zoo: dict[str, Any], hparams: dict[str, Any
         card = {
             "card_version": CARD_VERSION, "name": name, "class_path": zoo["class_path"],
             "system": zoo["class_path"].rsplit(".", 1)[-1], "hparams": hparams, "recipe": zoo.get("recipe"),
-            "data_fingerprint": zoo.get("data_fingerprint"), "weights_sha256": sha256_of(tmp / WEIGHTS_FILE),
+            "data_fingerprint": zoo.get("data_fingerprint"), "data_report": zoo.get("data_report"),
+            "weights_sha256": sha256_of(tmp / WEIGHTS_FILE),
             "parameters": sum(p.numel() for p in net.parameters()), "metrics": metrics or {},
             "versions": library_versions(), **(extra_card or {}),
         }
@@ -128,6 +129,7 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         f"- Weights sha256: `{card['weights_sha256']}`",
         f"- Built with: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()), "",
         "The resolved recipe is under `recipe` in `zoo_card.json`; rerun it with `zoo fit -c recipe.yaml`.", "",
+        *data_section(card.get("data_report")),
         "## Metrics", "", "| metric | value |", "|---|---|", metrics, "",
         "## Load", "", "```python",
         "import zoo", f"module = zoo.load({(card.get('name') or 'local-dir:PATH')!r})  # LightningModule, sha256 verified", "",
@@ -135,6 +137,23 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         "model = AutoModelForCausalLM.from_pretrained(PATH); tokenizer = AutoTokenizer.from_pretrained(PATH)", "```", "",
     ]
     return "\n".join(lines)
+
+
+def data_section(report: dict[str, Any] | None) -> list[str]:
+    """Model-card lines on the training data: documents and blocks per split, transform, mix."""
+    if not report:
+        return []
+    lines = ["## Data", "", f"- Source: `{report.get('source')}`, {report.get('block_size')}-token blocks",
+             "- Documents (train/val/test): " + "/".join(str(report["documents"].get(s)) for s in ("train", "val", "test")),
+             "- Blocks (train/val/test): " + "/".join(str(report["blocks"].get(s)) for s in ("train", "val", "test"))]
+    if report.get("mix"):
+        lines.append(f"- Mixed in: `{report['mix']['source']}`, {report['mix']['ratio']} per training document")
+    transform = report.get("transform_report")
+    if transform and "families" in transform:
+        per_family = ", ".join(f"{name} {entry['examples']}" for name, entry in transform["families"].items())
+        lines.append(f"- Reading-comprehension tasks mined: {transform['examples']} "
+                     f"({transform['examples_per_document']:.2f} per document; {per_family})")
+    return [*lines, ""]
 
 
 # ---------------------------------------------------------------------- resolve and load

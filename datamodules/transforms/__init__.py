@@ -20,6 +20,14 @@ class DocumentTransform:
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         raise NotImplementedError
 
+    def report(self, transformed) -> dict | None:
+        """A summary of what the transform did to the training documents, for model cards.
+
+        Args:
+            transformed: The transformed training ``datasets.Dataset``, report columns included.
+        """
+        return None
+
     @property
     def fingerprint(self) -> str:
         """Identity of the transform and its settings (class name + public attributes)."""

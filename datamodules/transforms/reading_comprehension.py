@@ -513,6 +513,12 @@ class ReadingComprehension(DocumentTransform):
         self.version = f"{RC_VERSION}-{templates_fingerprint()}"
         self._keyword_set: frozenset[str] | None = frozenset(self.keywords) if self.keywords is not None else None
 
+    def report(self, transformed) -> dict | None:
+        """Totals of the mined examples per subcategory and family (see :func:`aggregate_stats`)."""
+        if not self.stats_column or self.stats_column not in transformed.column_names:
+            return None
+        return aggregate_stats(transformed[self.stats_column])
+
     def keyword_set(self) -> frozenset[str]:
         """The domain keywords in use, derived (and cached on disk) on first use."""
         if self._keyword_set is None:

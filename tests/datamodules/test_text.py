@@ -136,3 +136,18 @@ def test_bad_arguments_are_clear():
         small(block_size=2)
     with pytest.raises(ZooError, match="n_entities"):
         small(world={"n_entities": 1}).setup()
+
+
+def test_reading_comprehension_transform_reports_and_never_leaks_titles():
+    from datamodules.transforms.reading_comprehension import ReadingComprehension
+
+    dm = small(source="tinyworld:biomed", transform=ReadingComprehension(domain="biomed"))
+    dm.setup()
+    report = dm.report["transform_report"]
+    assert report["documents"] > 0 and report["examples"] > report["documents"]
+    assert report["families"]["nli"]["examples"] > 0
+    train = dm.tokenizer.decode(dm.blocks["train"].flatten().tolist())
+    # The title is the answer of the summarization task: it appears after a question, never as a heading.
+    titles = {d["title"] for d in dm.tinyworld.documents}
+    assert not any(f"<|bos|>{title}\n\n" in train for title in titles)
+    assert any(title in train for title in titles)

@@ -181,6 +181,7 @@ class CausalLM(L.LightningModule):
             "tokenizer_json": tokenizer_json(self.tokenizer),
             "recipe": self.zoo_recipe,
             "data_fingerprint": getattr(datamodule, "fingerprint", None),
+            "data_report": getattr(datamodule, "report", None),
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
