@@ -6,7 +6,8 @@
 Each (recipe, seed) run is ``zoo fit`` then ``zoo test`` with ``--data.init_args.seed`` and
 ``--seed_everything`` set to the seed (continued pre-training starts from fixed weights, so the data
 seed, which orders and splits the data, is what varies). Runs are cached in ``ZOO_HOME/runs/studies``
-by recipe, seed and overrides; the table (Markdown) and the per-run rows (JSON) go to ``--out``.
+by recipe, seed and overrides (a run equal to a registry entry's full build is read from its card);
+the table (Markdown) and the per-run rows (JSON) go to ``--out``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,32 @@ from pathlib import Path
 from zoo.paths import atomic_write_text, zoo_home
 
 
+def built_metrics(recipe: Path, seed: int, overrides: list[str]) -> dict[str, float] | None:
+    """The test metrics of the zoo build of ``recipe`` when that build is this very run.
+
+    A registry entry's full build is its recipe at the recipe's own seeds, so the study's run at
+    those seeds with no overrides would repeat it; its card already holds the test metrics.
+    """
+    import yaml
+
+    from zoo.checkpoint import read_card
+    from zoo.paths import PROJECT_ROOT, checkpoints_dir
+    from zoo.registry import entries
+
+    config = yaml.safe_load(recipe.read_text())
+    own_seed = config.get("seed_everything") == seed and config["data"]["init_args"].get("seed", 0) == seed
+    entry = entries().get(recipe.stem)
+    if overrides or not own_seed or entry is None or (PROJECT_ROOT / entry.recipe).resolve() != recipe.resolve():
+        return None
+    card = read_card(checkpoints_dir() / entry.name) if (checkpoints_dir() / entry.name).is_dir() else None
+    return card["metrics"] if card and card.get("preset") == "full" else None
+
+
 def run(recipe: Path, seed: int, overrides: list[str]) -> dict[str, float]:
-    """Test metrics of one seeded fit of ``recipe`` (cached by recipe text, seed and overrides)."""
+    """Test metrics of one seeded fit of ``recipe`` (cached by recipe text, seed and overrides; a run
+    that equals the recipe's zoo build is read from the build's card)."""
+    if (metrics := built_metrics(recipe, seed, overrides)) is not None:
+        return metrics
     key = hashlib.sha256(json.dumps([recipe.read_text(), seed, overrides]).encode()).hexdigest()[:16]
     folder = zoo_home() / "runs" / "studies" / f"{recipe.stem}-s{seed}-{key}"
     done = folder / "metrics.json"

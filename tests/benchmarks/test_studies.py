@@ -23,3 +23,17 @@ def test_seeded_runs_differ_by_seed_and_are_cached(monkeypatch):
     assert first != second, "the data seed changes the split and order"
     monkeypatch.setattr("zoo.cli.lightning_cli", lambda *a, **k: (_ for _ in ()).throw(AssertionError("not cached")))
     assert run(RECIPE, 0, overrides) == first
+
+
+def test_a_run_equal_to_a_zoo_build_reads_its_card(monkeypatch, tmp_path):
+    import json
+
+    from benchmarks.studies import seeds
+
+    folder = tmp_path / "base-lm-tiny"
+    folder.mkdir()
+    (folder / "zoo_card.json").write_text(json.dumps({"preset": "full", "metrics": {"test/ppl": 1.5}}))
+    monkeypatch.setattr("zoo.paths.checkpoints_dir", lambda preset="full": tmp_path)
+    assert seeds.run(RECIPE, 0, []) == {"test/ppl": 1.5}
+    assert seeds.built_metrics(RECIPE, 1, []) is None, "another seed is another run"
+    assert seeds.built_metrics(RECIPE, 0, ["--trainer.max_steps", "3"]) is None, "overrides make another run"
