@@ -148,7 +148,7 @@ def test_failing_model_becomes_an_error_row(monkeypatch):
 def test_plan_skips_real_suites_without_data_and_hub_entries(monkeypatch):
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
     plan = dict(harness.plan())
-    assert plan["base-lm-tiny"] == ["tinyworld-general"]
+    assert plan["base-lm-tiny"] == ["tinyworld-general", "tinyworld-biomed", "tinyworld-finance", "tinyworld-law"]
     assert "adaptllm-medicine-llm" not in plan
 
 

@@ -12,6 +12,7 @@ from tests.conftest import TINY
 from zoo.paths import PROJECT_ROOT
 
 RECIPES = sorted(p for p in (PROJECT_ROOT / "configs").rglob("*.yaml") if p.parent.name != "trainer")
+BASE_RECIPE = PROJECT_ROOT / "configs" / "base_lm" / "base-lm-tiny.yaml"
 TRAINER_CONFIGS = sorted((PROJECT_ROOT / "configs" / "trainer").glob("*.yaml"))
 
 
@@ -67,12 +68,12 @@ def test_trainer_config_matches_trainer_signature(trainer_config):
 
 def test_print_config_shows_resolved_recipe(run_zoo):
     with pytest.raises(SystemExit) as exit_info:
-        run_zoo("fit", "-c", RECIPES[0], "--print_config")
+        run_zoo("fit", "-c", BASE_RECIPE, "--print_config")
     assert exit_info.value.code == 0
 
 
 def test_fit_saves_resolved_config_and_last_checkpoint(run_zoo, tmp_path):
-    code, _, err = run_zoo("fit", "-c", RECIPES[0], *TINY, "--trainer.default_root_dir", tmp_path)
+    code, _, err = run_zoo("fit", "-c", BASE_RECIPE, *TINY, "--trainer.default_root_dir", tmp_path)
     assert code == 0, err
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
     saved = list(tmp_path.rglob("config.yaml"))
@@ -122,7 +123,7 @@ def bad_files(tmp_path):
     files["empty"].write_text("")
     files["latin1"].write_bytes("caf\xe9 au lait\n".encode("latin-1"))
     files["malformed"].write_text("model: [unclosed\n  data: {\n")
-    recipe = RECIPES[0].read_text().replace("    net: llama-tiny", "    net: llama-tiny\n    netz: 3")
+    recipe = BASE_RECIPE.read_text().replace("    net: llama-tiny", "    net: llama-tiny\n    netz: 3")
     files["unknown_key"].write_text(recipe)
     return files
 
@@ -131,11 +132,11 @@ def bad_files(tmp_path):
     ("missing config", ["fit", "-c", "configs/does-not-exist.yaml"], "config file not found: configs/does-not-exist.yaml"),
     ("malformed config", ["fit", "-c", "{malformed}"], "malformed.yaml: malformed YAML"),
     ("unknown config key", ["fit", "-c", "{unknown_key}"], "Option 'netz' is not accepted"),
-    ("unknown CLI key", ["fit", "-c", str(RECIPES[0]), "--model.init_args.nett", "x"], "Option 'nett' is not accepted"),
-    ("missing data file", ["fit", "-c", str(RECIPES[0]), "--data.init_args.source", "/nonexistent/corpus.jsonl"],
+    ("unknown CLI key", ["fit", "-c", str(BASE_RECIPE), "--model.init_args.nett", "x"], "Option 'nett' is not accepted"),
+    ("missing data file", ["fit", "-c", str(BASE_RECIPE), "--data.init_args.source", "/nonexistent/corpus.jsonl"],
      "data file not found: /nonexistent/corpus.jsonl"),
-    ("empty corpus", ["fit", "-c", str(RECIPES[0]), "--data.init_args.source", "{empty}"], "corpus is empty"),
-    ("non-UTF-8 text", ["fit", "-c", str(RECIPES[0]), "--data.init_args.source", "{latin1}"], "not UTF-8"),
+    ("empty corpus", ["fit", "-c", str(BASE_RECIPE), "--data.init_args.source", "{empty}"], "corpus is empty"),
+    ("non-UTF-8 text", ["fit", "-c", str(BASE_RECIPE), "--data.init_args.source", "{latin1}"], "not UTF-8"),
     ("unknown model", ["build", "base-lm-tny"], "did you mean base-lm-tiny"),
     ("unbuilt model export", ["export", "/nonexistent/last.ckpt", "/tmp/out"], "checkpoint not found"),
     ("unknown domain", ["world", "--domain", "astrology", "--out", "/tmp/x"], "astrology"),
