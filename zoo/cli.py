@@ -39,7 +39,10 @@ def _cli_classes():
         """LightningCLI with a ``last.ckpt`` checkpoint and runs under ``ZOO_HOME/runs``."""
 
         def add_arguments_to_parser(self, parser) -> None:
+            from zoo.callbacks import JsonlPredictionWriter
+
             parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+            parser.add_lightning_class_args(JsonlPredictionWriter, "prediction_writer")
             # Keep only last.ckpt (resume with --ckpt_path last); best-k selection is not a zoo concept.
             parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0,
                                  "checkpoint.every_n_train_steps": 100, "checkpoint.filename": "step{step}"})

@@ -97,6 +97,15 @@ def test_fit_saves_resolved_config_and_last_checkpoint(run_zoo, tmp_path):
     assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == ("<|bos|>", "<|eos|>", "<|pad|>")
 
 
+def test_predict_writes_generated_answers(run_zoo, tmp_path, tiny_folder):
+    ckpt = tiny_folder.parent / "checkpoints" / "last.ckpt"
+    code, out, err = run_zoo("predict", "-c", BASE_RECIPE, *TINY, "--ckpt_path", ckpt, "--trainer.limit_predict_batches",
+                             "2", "--model.init_args.max_new_tokens", "4", "--trainer.default_root_dir", tmp_path)
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and all(r["prompt"].startswith("Question:") and "completion" in r for r in rows)
+
+
 def test_world_verb_writes_jsonl(run_zoo, tmp_path):
     code, out, err = run_zoo("world", "--domain", "biomed", "--out", tmp_path, "--n-entities", "12")
     assert code == 0, err
