@@ -123,6 +123,9 @@ def render_png(rows, primary, path: Path) -> None:
         axis.barh(range(len(shown)), scores, xerr=errs, color=colors)
         for y, score in enumerate(scores):
             axis.text(score, y, f" {score:.3f}", va="center", fontsize=6)
+        if scores and min(scores) > 0 and max(scores) / min(scores) > 100:
+            # Perplexities of unseen worlds dwarf the rest: a log axis keeps every bar readable.
+            axis.set_xscale("log")
         axis.set_yticks(range(len(shown)), shown, fontsize=7)
         axis.invert_yaxis()
         axis.set_title(f"{suite}\n{_short(task, suite)} {metric} {'↑' if higher[column] else '↓'}", fontsize=8)
