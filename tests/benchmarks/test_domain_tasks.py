@@ -15,6 +15,8 @@ import zipfile
 import datasets
 import pytest
 
+from tests.benchmarks.golden import assert_first_doc_renders
+
 from benchmarks.tasks.domain_tasks import loaders, utils
 
 # ----------------------------------------------------------------------------- fixtures
@@ -270,15 +272,7 @@ def test_task_loads_every_doc_from_local_files(tasks, name):
 def test_first_doc_renders_golden(tasks, name):
     task = tasks[name]
     _, prompt, choices, target = FIRST_DOCS[name]
-    doc = next(iter(task.test_docs()))
-    text = task.doc_to_text(doc)
-    if isinstance(prompt, tuple):
-        assert text.startswith(prompt[0]) and text.endswith(prompt[1])
-    else:
-        assert text == prompt
-    if choices is not None:
-        assert task.doc_to_choice(doc) == choices
-    assert task.doc_to_target(doc) == target
+    assert_first_doc_renders(task, prompt, choices, target)
 
 
 def test_scotus_prompt_keeps_the_first_1024_words(tasks):

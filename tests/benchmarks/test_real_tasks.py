@@ -7,6 +7,8 @@ import json
 import datasets
 import pytest
 
+from tests.benchmarks.golden import assert_first_doc_renders
+
 from benchmarks.tasks.real_biomed import loaders as biomed
 from benchmarks.tasks.real_general import loaders as general
 
@@ -103,14 +105,7 @@ def test_task_loads_every_doc_from_local_data(tasks, name):
 def test_first_doc_renders_like_lm_eval(tasks, name):
     task = tasks[name]
     _, prompt, choices, target = FIRST_DOCS[name]
-    doc = next(iter(task.test_docs()))
-    text = task.doc_to_text(doc)
-    if isinstance(prompt, tuple):
-        assert text.startswith(prompt[0]) and text.endswith(prompt[1])
-    else:
-        assert text == prompt
-    assert task.doc_to_choice(doc) == choices
-    assert task.doc_to_target(doc) == target
+    assert_first_doc_renders(task, prompt, choices, target)
 
 
 # Hub converters: rows written in the upstream hub formats.
