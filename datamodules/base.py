@@ -43,13 +43,16 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def _check_utf8(path: Path) -> None:
+def _inspect_file(path: Path) -> tuple[str, bool]:
+    """sha256 of a data file and whether it holds anything, in one read; text files must be UTF-8."""
     data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ZooError(f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
-                       f"re-encode it, e.g. iconv -f latin1 -t utf-8 {path.name} > fixed{path.suffix}") from None
+    if path.suffix != ".parquet":
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ZooError(f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+                           f"re-encode it, e.g. iconv -f latin1 -t utf-8 {path.name} > fixed{path.suffix}") from None
+    return hashlib.sha256(data).hexdigest(), bool(data.strip())
 
 
 def _source_files(path: Path) -> list[Path]:
@@ -114,10 +117,8 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         data_fingerprint = fingerprint(source, getattr(raw, "_fingerprint", ""))
     else:
         files = _source_files(Path(source).expanduser())
-        for file in files:
-            if file.suffix != ".parquet":
-                _check_utf8(file)
-        if all(f.suffix != ".parquet" and not f.read_bytes().strip() for f in files):
+        inspected = [_inspect_file(file) for file in files]
+        if not any(has_data for _, has_data in inspected):
             raise ZooError(f"{source}: the corpus is empty; add documents or point --data.source at another file")
         kinds = {FILE_FORMATS[f.suffix] for f in files}
         if len(kinds) > 1:
@@ -127,7 +128,7 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         except Exception as error:
             raise ZooError(f"{source}: cannot parse data ({str(error).splitlines()[0][:200]}); "
                            "check the file is valid JSON lines / text / parquet") from None
-        data_fingerprint = fingerprint([(f.name, sha256_file(f)) for f in files])
+        data_fingerprint = fingerprint([(f.name, sha) for f, (sha, _) in zip(files, inspected)])
 
     if text_field not in raw.column_names:
         raise ZooError(f"{source}: no '{text_field}' column (has {', '.join(raw.column_names)}); "

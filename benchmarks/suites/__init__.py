@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class Suite:
     real_data: bool = False
     path: Path | None = None
 
-    @property
+    @cached_property
     def hash(self) -> str:
         """sha256 over the suite file and the files that define its tasks."""
         return suite_hash(self)
