@@ -68,12 +68,40 @@ def _source_files(path: Path) -> list[Path]:
     return [path]
 
 
+#: Source prefixes that name generated or remote data rather than a local path.
+SOURCE_SCHEMES = ("tinyworld:", "instructions:", "zoo-data:", "sampled:", "hf-hub:")
+
+
+def check_source(source: str) -> None:
+    """Fail early, with the fix, on a local source that does not exist or has no data files
+    (before a long step such as loading a model); the other sources are checked when loaded."""
+    if not source.startswith(SOURCE_SCHEMES):
+        _source_files(Path(source).expanduser())
+
+
+def _row_source(source: str) -> tuple[list[dict], str]:
+    """Rows and fingerprint of the sources that are built in code: real corpora and sampled text."""
+    if source.startswith("zoo-data:"):
+        from datamodules.real_corpora import load_real_corpus
+
+        rows = load_real_corpus(source.removeprefix("zoo-data:"))
+        return rows, fingerprint(source, {key: [r[key] for r in rows] for key in ("id", "title", "text")})
+    from datamodules.synthesis import sampled_corpus
+
+    count, _, model = source.removeprefix("sampled:").partition(":")
+    if not count.isdigit() or int(count) < 1 or not model:
+        raise ZooError(f"source '{source}': write sampled:<documents>:<model>, e.g. sampled:600:base-lm-tiny")
+    return sampled_corpus(model, int(count))
+
+
 def load_documents(source: str, text_field: str = "text", world: dict | None = None,
                    world_parts: tuple[str, ...] = ("documents",)):
     """Load a document source as a ``datasets.Dataset`` (id, title, text) and its fingerprint.
 
     Args:
-        source: ``tinyworld:<domain>``, a local file or folder, or ``hf-hub:org/name[:config]``.
+        source: ``tinyworld:<domain>``, ``instructions:general``, ``zoo-data:<name>``,
+            ``sampled:<documents>:<model>`` (text sampled from a zoo LM, cached), a local file or
+            folder, or ``hf-hub:org/name[:config]``.
         text_field: Column holding the text in file and hub sources.
         world: ``WorldConfig`` fields for ``tinyworld:`` sources (e.g. ``{"n_entities": 50}``).
         world_parts: Which tinyworld texts are documents: ``documents`` and/or ``qa_text``.
@@ -100,12 +128,10 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         table = {"id": [r["id"] for r in rows], "title": [""] * len(rows), "text": [r["text"] for r in rows]}
         return datasets.Dataset.from_dict(table), fingerprint(source, settings, table["text"])
 
-    if source.startswith("zoo-data:"):
-        from datamodules.real_corpora import load_real_corpus
-
-        rows = load_real_corpus(source.removeprefix("zoo-data:"))
+    if source.startswith(("sampled:", "zoo-data:")):
+        rows, data_fingerprint = _row_source(source)
         table = {key: [r[key] for r in rows] for key in ("id", "title", "text")}
-        return datasets.Dataset.from_dict(table), fingerprint(source, table)
+        return datasets.Dataset.from_dict(table), data_fingerprint
 
     if source.startswith("hf-hub:"):
         name, _, config = source.removeprefix("hf-hub:").partition(":")

@@ -52,6 +52,9 @@ class TextCorpusDataModule(ZooDataModule):
             ``instructions:general``, AdaptLLM's general instructions); held-out splits stay pure.
         mix_ratio: Mixed-in documents per (transformed) training document; sampled with a seed,
             with replacement when the source is smaller than needed.
+        mix_share: Instead of adding to the training documents, replace this share of them with
+            mixed-in documents, so the training set keeps its size (ToEdit's synthetic share:
+            0.25 = a quarter of the documents come from ``mix_source``); overrides ``mix_ratio``.
         num_proc: Processes for ``datasets.map`` of the transform (1 is fastest for cheap transforms).
         num_workers: DataLoader worker processes.
         seed: Seed of splits and shuffling.
@@ -61,7 +64,7 @@ class TextCorpusDataModule(ZooDataModule):
                  batch_size: int = 32, val_fraction: float = 0.05, test_fraction: float = 0.05,
                  text_field: str = "text", world: dict | None = None, world_parts: list[str] | None = None,
                  transform: DocumentTransform | None = None, mix_source: str | None = None, mix_ratio: float = 1.0,
-                 num_proc: int = 1, num_workers: int = 0, seed: int = 0):
+                 mix_share: float | None = None, num_proc: int = 1, num_workers: int = 0, seed: int = 0):
         super().__init__(tokenizer=tokenizer, batch_size=batch_size, num_workers=num_workers, seed=seed)
         for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             if not 0 <= value < 0.5:
@@ -76,8 +79,12 @@ class TextCorpusDataModule(ZooDataModule):
         self.world, self.world_parts = dict(world or {}), parts
         if mix_ratio < 0:
             raise ZooError(f"--data.mix_ratio={mix_ratio} is negative; use 0 or more mixed documents per document")
+        if mix_share is not None and not 0 <= mix_share <= 1:
+            raise ZooError(f"--data.mix_share={mix_share} is out of range; use a share of the documents in [0, 1]")
+        if mix_share is not None and not mix_source:
+            raise ZooError("--data.mix_share needs --data.mix_source (the documents to mix in)")
         self.transform, self.num_proc = transform, num_proc
-        self.mix_source, self.mix_ratio = mix_source, mix_ratio
+        self.mix_source, self.mix_ratio, self.mix_share = mix_source, mix_ratio, mix_share
         self.blocks: dict[str, torch.Tensor] = {}
         self._fingerprint: str | None = None
         self._loaded = None
@@ -115,6 +122,7 @@ class TextCorpusDataModule(ZooDataModule):
                 self.transform.fingerprint if self.transform else None, self.block_size,
                 self.val_fraction, self.test_fraction, self.seed, self.world_parts,
                 load_documents(self.mix_source)[1] if self.mix_source else None, self.mix_ratio,
+                *([self.mix_share] if self.mix_share is not None else []),
             )
         return self._fingerprint
 
@@ -167,19 +175,29 @@ class TextCorpusDataModule(ZooDataModule):
             meta = {"fingerprint": self.fingerprint, "source": self.source, "block_size": self.block_size,
                     "documents": {s: len(t) for s, t in texts.items()},
                     "blocks": {s: int(len(a)) for s, a in packed.items()}, "transform_report": transform_report,
-                    "mix": {"source": self.mix_source, "ratio": self.mix_ratio} if self.mix_source else None}
+                    "mix": self._mix_report() if self.mix_source else None}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
 
     def _mixed(self, train: list[str]) -> list[str]:
-        """Training texts with ``mix_ratio`` mixed-in documents per document, shuffled together (seeded)."""
+        """Training texts with ``mix_ratio`` mixed-in documents per document, or a ``mix_share`` of them
+        replaced by mixed-in documents, shuffled together (seeded)."""
         mix, _ = load_documents(self.mix_source)
         pool = [document_text(t, x) for t, x in zip(mix["title"], mix["text"])]
         rng = random.Random(f"mix:{self.seed}:{self.mix_source}")
-        wanted = round(self.mix_ratio * len(train))
+        if self.mix_share is not None:
+            wanted = round(self.mix_share * len(train))
+            train = rng.sample(train, len(train) - wanted)
+        else:
+            wanted = round(self.mix_ratio * len(train))
         chosen = rng.sample(pool, wanted) if wanted <= len(pool) else [rng.choice(pool) for _ in range(wanted)]
         mixed = train + chosen
         rng.shuffle(mixed)
         return mixed
+
+    def _mix_report(self) -> dict:
+        if self.mix_share is not None:
+            return {"source": self.mix_source, "share": self.mix_share}
+        return {"source": self.mix_source, "ratio": self.mix_ratio}
 
     def _apply_transform(self, batch: dict) -> dict:
         out = self.transform({k: batch[k] for k in ("id", "title", "text")})

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.checkpoint import CARD_FILE, export_module, read_card
-from zoo.paths import PROJECT_ROOT, checkpoints_dir, zoo_home
+from zoo.paths import PROJECT_ROOT, checkpoints_dir, using_preset, zoo_home
 from zoo.registry import get_entry
 
 #: Trainer configs layered on a recipe per preset (``full`` is the recipe as written).
@@ -34,17 +34,16 @@ def build(name: str, preset: str = "full", force: bool = False) -> tuple[Path, d
     configs = [entry.recipe_path, *(PROJECT_ROOT / c for c in PRESET_CONFIGS[preset])]
     args = [arg for config in configs for arg in ("-c", str(config))]
     if entry.base:
-        base_folder, _ = build(entry.base, preset=preset)
-        if preset != "full":
-            # The recipe names its base; a smoke build continues from the base's smoke build.
-            args += ["--model.init_args.init_from", f"local-dir:{base_folder}"]
+        build(entry.base, preset=preset)
     run_dir = zoo_home() / "runs" / preset / name
-    cli = lightning_cli([*args, "--trainer.default_root_dir", str(run_dir)], run=False)
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    results = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
-    metrics = {key: float(value) for result in results for key, value in result.items()}
-    export_module(cli.model, out, name=name, metrics=metrics,
-                  extra_card={"preset": preset, "steps": int(cli.trainer.global_step)})
+    # The recipe names its base (and any prior or generator) by registry name: a smoke build uses their smoke builds.
+    with using_preset(preset):
+        cli = lightning_cli([*args, "--trainer.default_root_dir", str(run_dir)], run=False)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        results = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
+        metrics = {key: float(value) for result in results for key, value in result.items()}
+        export_module(cli.model, out, name=name, metrics=metrics,
+                      extra_card={"preset": preset, "steps": int(cli.trainer.global_step)})
     card = read_card(out)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True))
     return out, card

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from pathlib import Path
 
 from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.callbacks.prediction_writer import WriteInterval
 
+from datamodules.synthesis import write_shard
+from zoo.errors import ZooError
 from zoo.paths import atomic_write_text
 
 
 class JsonlPredictionWriter(BasePredictionWriter):
-    """Write ``zoo predict`` outputs (lists of dicts) to ``<default_root_dir>/predictions.jsonl``.
+    """Write ``zoo predict`` outputs (lists of dicts) as JSON lines.
+
+    By default every prediction goes to ``<default_root_dir>/<filename>`` at the end (rank 0).
+    When the DataModule plans numbered shards (``datamodules.synthesis.SynthesisDataModule``),
+    each rank writes each of its shards as soon as the shard's last row is predicted, atomically,
+    and keeps nothing else in memory: a stopped synthesis resumes at the first missing shard.
 
     Args:
         filename: File name under the run folder (one JSON object per prediction, rank 0 only).
@@ -20,6 +29,33 @@ class JsonlPredictionWriter(BasePredictionWriter):
     def __init__(self, filename: str = "predictions.jsonl"):
         super().__init__(write_interval="epoch")
         self.filename = filename
+        self._shards: dict[int, list[dict]] = defaultdict(list)
+
+    @staticmethod
+    def _plan(trainer):
+        datamodule = getattr(trainer, "datamodule", None)
+        return datamodule if hasattr(datamodule, "shard_size_of") else None
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        # Shards are written per batch; nothing needs the epoch's predictions kept in memory.
+        self.interval = WriteInterval.BATCH if self._plan(trainer) else WriteInterval.EPOCH
+        self._shards.clear()
+
+    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx) -> None:
+        plan = self._plan(trainer)
+        for row in prediction:
+            self._shards[row["shard"]].append(row)
+        for shard in {row["shard"] for row in prediction}:
+            rows = self._shards[shard]
+            if len(rows) == plan.shard_size_of(shard):
+                write_shard(plan.shard_path(shard), rows)
+                del self._shards[shard]
+
+    def on_predict_epoch_end(self, trainer, pl_module) -> None:
+        if self.interval.on_batch and self._shards:
+            raise ZooError(f"shards {sorted(self._shards)} got only part of their rows; the prediction step must "
+                           "return one row per item")
+        super().on_predict_epoch_end(trainer, pl_module)
 
     def write_on_epoch_end(self, trainer, pl_module, predictions, batch_indices) -> None:
         if not trainer.is_global_zero:

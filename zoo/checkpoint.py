@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.paths import atomic_dir, checkpoints_dir
+from zoo.paths import atomic_dir, checkpoints_dir, current_preset
 
 CARD_FILE, WEIGHTS_FILE = "zoo_card.json", "model.safetensors"
 #: Bump when the folder layout or card schema changes.
@@ -179,14 +179,15 @@ def verify_folder(folder: Path, card: dict[str, Any]) -> None:
                        "the weights are corrupt or replaced: rebuild with `zoo build NAME --force` or re-export")
 
 
-def resolve(reference: str, preset: str = "full") -> Path:
+def resolve(reference: str, preset: str | None = None) -> Path:
     """Turn a model reference into a local folder.
 
     Args:
         reference: A registry name (built under ``ZOO_HOME``; upstream entries go to the hub),
             ``local-dir:/path`` or ``hf-hub:org/name``.
-        preset: Which build of a registry name: ``full`` or ``smoke``.
+        preset: Which build of a registry name: ``full`` or ``smoke`` (default: ``current_preset()``).
     """
+    preset = preset or current_preset()
     if reference.startswith("local-dir:"):
         folder = Path(reference.removeprefix("local-dir:")).expanduser()
         if not folder.is_dir():
@@ -216,7 +217,7 @@ def _download(repo_id: str) -> Path:
                        "HF_HUB_OFFLINE=1: download it where you are online and pass local-dir:PATH") from None
 
 
-def load_pretrained(reference: str, preset: str = "full"):
+def load_pretrained(reference: str, preset: str | None = None):
     """The HF causal LM and tokenizer behind a reference, verified against its card when it has one."""
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -235,13 +236,13 @@ def load_pretrained(reference: str, preset: str = "full"):
     return net.eval(), tokenizer
 
 
-def load(reference: str, preset: str = "full"):
+def load(reference: str, preset: str | None = None):
     """Load a zoo model as its LightningModule, in eval mode, with sha256 verified.
 
     Args:
         reference: A registry name (``base-lm-tiny``), ``local-dir:/path`` or ``hf-hub:org/name``.
             Folders without a zoo card (plain HF models) load as ``CausalLM``.
-        preset: For registry names built here: ``full`` (default) or ``smoke``.
+        preset: For registry names built here: ``full`` or ``smoke`` (default: ``current_preset()``).
     """
     folder = resolve(reference, preset)
     card = read_card(folder) or {"class_path": "zoo.modules.CausalLM", "hparams": {}}

@@ -66,12 +66,22 @@ def lightning_cli(args: Sequence[str] | None, run: bool = True):
 
     ZooCLI, ZooSaveConfig = _cli_classes()
     strict = {"exit_on_error": False}
-    return ZooCLI(
-        LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
-        save_config_callback=ZooSaveConfig, save_config_kwargs={"overwrite": True},
-        parser_kwargs={**strict, **{name: strict for name in LIGHTNING_SUBCOMMANDS}},
-        args=list(args) if args is not None else None, run=run, auto_configure_optimizers=False,
-    )
+    try:
+        return ZooCLI(
+            LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
+            save_config_callback=ZooSaveConfig, save_config_kwargs={"overwrite": True},
+            parser_kwargs={**strict, **{name: strict for name in LIGHTNING_SUBCOMMANDS}},
+            args=list(args) if args is not None else None, run=run, auto_configure_optimizers=False,
+        )
+    except ValueError as error:
+        # jsonargparse reports a class that refused its arguments as a ValueError about union subtypes;
+        # the zoo's own one-line error is further down the chain.
+        cause = error
+        while cause is not None and not isinstance(cause, ZooError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        raise cause from None
 
 
 def _argument_error_line(message: str) -> str:
@@ -197,11 +207,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     out = Path(args.out)
     target = Path(tempfile.mkdtemp(prefix="leaderboard-")) if args.check else out
     links = {name: f"cards/{name}.md" for name in cards}
-    written = leaderboard.write(rows, primary, target, links)
+    written = leaderboard.write(rows, primary, target, links, studies=study_points({r["model"] for r in rows}))
     (target / "cards").mkdir(exist_ok=True)
     for name, card in cards.items():
         shutil.copyfile(card, target / "cards" / f"{name}.md")
-    names = [*leaderboard.FILES, *(f"cards/{name}.md" for name in sorted(cards))]
+    names = [*(path.name for path in written), *(f"cards/{name}.md" for name in sorted(cards))]
     if args.check:
         stale = leaderboard.differences(out, target, names)
         shutil.rmtree(target, ignore_errors=True)
@@ -215,6 +225,18 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def study_points(models: set[str]) -> dict[str, dict[str, tuple[float, bool]]]:
+    """Per registry study, each evaluated model's x and whether it is a method (not a baseline)."""
+    from zoo.registry import entries
+
+    studies: dict[str, dict[str, tuple[float, bool]]] = {}
+    for name in sorted(models):
+        entry = entries().get(name)
+        if entry is not None and entry.study and entry.study_x is not None:
+            studies.setdefault(entry.study, {})[name] = (float(entry.study_x), entry.baseline_of is None)
+    return studies
 
 
 def cmd_suites(args: argparse.Namespace) -> int:
@@ -238,6 +260,69 @@ def cmd_synth_rc(args: argparse.Namespace) -> int:
     print(stats_table(summary))
     print(f"wrote {args.output}")
     return 0
+
+
+def run_synthesis(module: list[str], data: list[str], out: Path, trainer_args: Sequence[str]) -> int:
+    """``predict`` of a synthesis module over ``SynthesisDataModule`` shards in ``out``, then a manifest.
+
+    Args:
+        module: ``--model ...`` arguments of the LightningCLI.
+        data: ``--data.*`` arguments besides the output folder.
+        out: Output folder of the shards (finished shards are skipped).
+        trainer_args: Extra LightningCLI arguments, e.g. ``--trainer.strategy ddp --trainer.devices 2``.
+    """
+    import json
+
+    from datamodules.synthesis import read_shards
+    from zoo.paths import atomic_write_text
+
+    argv = [*module, "--data", "datamodules.synthesis.SynthesisDataModule", "--data.out_dir", str(out), *data,
+            "--trainer.logger", "false", "--trainer.default_root_dir", str(out / ".run"), *trainer_args]
+    try:
+        cli = lightning_cli(argv, run=False)
+    except argparse.ArgumentError as error:
+        raise ZooError(_argument_error_line(str(error))) from None
+    plan = cli.datamodule
+    done = plan.n_shards - len(plan.pending_shards())
+    if done:
+        print(f"{done} of {plan.n_shards} shards already in {out}: skipped")
+    cli.trainer.predict(cli.model, datamodule=plan, return_predictions=False)
+    cli.trainer.strategy.barrier()
+    if cli.trainer.is_global_zero:
+        if missing := plan.pending_shards():
+            raise ZooError(f"shards {missing[:5]} were not written; run the same command again to finish them")
+        rows = read_shards(out)
+        rates = [row["edit_rate"] for row in rows if "edit_rate" in row]
+        manifest = {"documents": len(rows), "shards": plan.n_shards, "module": dict(cli.model.hparams),
+                    "data": {"source": plan.source, "n_documents": plan.n_documents, "split": plan.split,
+                             "shard_size": plan.shard_size},
+                    **({"mean_edit_rate": sum(rates) / len(rates)} if rates else {})}
+        atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        summary = f", mean edit rate {manifest['mean_edit_rate']:.4f}" if rates else ""
+        print(f"wrote {len(rows)} documents in {plan.n_shards} shards to {out}{summary}")
+    return 0
+
+
+def cmd_synth_toedit(args: argparse.Namespace) -> int:
+    from datamodules.base import check_source
+
+    check_source(args.input)
+    module = ["--model", "zoo.modules.synthesis.TokenEditSynthesizer", "--model.prior", args.prior,
+              "--model.threshold", str(args.threshold), "--model.top_k", str(args.top_k),
+              "--model.variant", args.variant, "--model.seed", str(args.seed),
+              *(["--model.beta", str(args.beta)] if args.beta is not None else [])]
+    data = ["--data.source", args.input, "--data.shard_size", str(args.shard_size),
+            "--data.batch_size", str(args.batch_size), *(["--data.split", args.split] if args.split else [])]
+    return run_synthesis(module, data, Path(args.output), args.trainer_args)
+
+
+def cmd_synth_sample(args: argparse.Namespace) -> int:
+    module = ["--model", "zoo.modules.synthesis.LMSampler", "--model.model", args.model,
+              "--model.max_new_tokens", str(args.max_new_tokens), "--model.temperature", str(args.temperature),
+              "--model.seed", str(args.seed)]
+    data = ["--data.n_documents", str(args.n_documents), "--data.shard_size", str(args.shard_size),
+            "--data.batch_size", str(args.batch_size)]
+    return run_synthesis(module, data, Path(args.output), args.trainer_args)
 
 
 def verb_parser() -> argparse.ArgumentParser:
@@ -282,7 +367,8 @@ def verb_parser() -> argparse.ArgumentParser:
     board.add_argument("--hub", action="store_true", help="include upstream hf-hub entries (needs the network)")
     board.add_argument("--check", action="store_true", help="exit 1 if the files in --out differ from a fresh regeneration")
     board.set_defaults(run=cmd_leaderboard)
-    synth = verbs.add_parser("synth", help="data transforms: rc (AdaptLLM reading comprehension)")
+    synth = verbs.add_parser("synth", help="data synthesis: rc (AdaptLLM reading comprehension), toedit (ToEdit token "
+                             "editing), sample (a corpus sampled from an LM)")
     kinds = synth.add_subparsers(dest="kind", required=True)
     rc = kinds.add_parser("rc", help="turn documents into AdaptLLM reading-comprehension texts")
     rc.add_argument("--in", dest="input", required=True, help=".jsonl (id/title/text) or a folder of .txt (line 1 = title)")
@@ -293,6 +379,31 @@ def verb_parser() -> argparse.ArgumentParser:
     rc.add_argument("--keyword-corpora", nargs=2, metavar=("DOMAIN_SOURCE", "GENERAL_SOURCE"),
                     help="derive domain keywords from these two sources (tinyworld:<d>, .jsonl, .txt folder)")
     rc.set_defaults(run=cmd_synth_rc)
+    shards = argparse.ArgumentParser(add_help=False)
+    shards.add_argument("--out", dest="output", required=True, help="output folder of numbered .jsonl shards "
+                        "(finished shards are skipped, so re-running resumes)")
+    shards.add_argument("--shard-size", type=int, default=256, help="documents per shard")
+    shards.add_argument("--batch-size", type=int, default=16, help="documents per forward")
+    shards.add_argument("--seed", type=int, default=0)
+    shards.add_argument("trainer_args", nargs="*", default=[],
+                        help="LightningCLI trainer arguments after --, e.g. -- --trainer.strategy=ddp --trainer.devices=2")
+    toedit = kinds.add_parser("toedit", parents=[shards], help="token-edit documents with a frozen prior LM (ToEdit)")
+    toedit.add_argument("--in", dest="input", required=True,
+                        help="documents: .jsonl (id/title/text) file or folder, tinyworld:<domain>, hf-hub:...")
+    toedit.add_argument("--prior", default="base-lm-tiny", help="prior LM: zoo name, local-dir:/path or hf-hub:org/name")
+    toedit.add_argument("--threshold", type=float, default=0.99, help="resample tokens with p above this")
+    toedit.add_argument("--top-k", type=int, default=8, help="candidates to resample from")
+    toedit.add_argument("--beta", type=float, default=None, help="temperature over the candidates (default: variant's)")
+    toedit.add_argument("--variant", choices=("replace", "replace_delete", "delete"), default="replace")
+    toedit.add_argument("--split", choices=("train", "val", "test"), default=None,
+                        help="edit only this split of the documents (as the text DataModule splits them)")
+    toedit.set_defaults(run=cmd_synth_toedit)
+    sample = kinds.add_parser("sample", parents=[shards], help="sample a synthetic corpus from a trained LM")
+    sample.add_argument("--model", default="base-lm-tiny", help="zoo name, local-dir:/path or hf-hub:org/name")
+    sample.add_argument("--n-documents", type=int, required=True)
+    sample.add_argument("--max-new-tokens", type=int, default=320)
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.set_defaults(run=cmd_synth_sample)
     suites = verbs.add_parser("suites", help="list the benchmark suites with their hashes")
     suites.add_argument("--pin", metavar="SUITE", help="recompute a suite's data pins (after a deliberate data change)")
     suites.set_defaults(run=cmd_suites)

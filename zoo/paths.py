@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import tempfile
@@ -16,6 +17,26 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def zoo_home() -> Path:
     """Root of built checkpoints, data caches and results caches."""
     return Path(os.environ.get("ZOO_HOME") or Path.home() / ".cache" / "lmzoo").expanduser()
+
+
+#: Which build (``full`` or ``smoke``) a bare registry name means; a smoke build sets ``smoke`` so
+#: every name its recipe mentions (a base to continue, a prior, a generator) is a smoke build too.
+_PRESET = contextvars.ContextVar("zoo_preset", default="full")
+
+
+def current_preset() -> str:
+    """The preset that registry names resolve to here (``full`` unless inside ``using_preset``)."""
+    return _PRESET.get()
+
+
+@contextmanager
+def using_preset(preset: str) -> Iterator[None]:
+    """Resolve registry names to ``preset`` builds inside the block."""
+    token = _PRESET.set(preset)
+    try:
+        yield
+    finally:
+        _PRESET.reset(token)
 
 
 def checkpoints_dir(preset: str = "full") -> Path:

@@ -37,6 +37,8 @@ class Entry:
         suites: Benchmark suites it is evaluated on.
         paper: Citation of the method.
         tags: Free-form labels for filtering.
+        study: The study whose figure plots the entry (``collapse``).
+        study_x: Where the entry sits on that figure's x axis (the collapse study: synthetic share).
     """
 
     name: str
@@ -49,6 +51,8 @@ class Entry:
     suites: tuple[str, ...] = ()
     paper: str | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    study: str | None = None
+    study_x: float | None = None
 
     @property
     def recipe_path(self) -> Path:

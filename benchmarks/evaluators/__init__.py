@@ -8,6 +8,7 @@ theirs with ``@register`` (their issues add OOD AUROC/FPR95, retrieval and VQA e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from zoo.errors import ZooError
@@ -47,7 +48,11 @@ def register(name: str) -> Callable[[Evaluator], Evaluator]:
 
 
 def get_evaluator(name: str) -> Evaluator:
-    """The evaluator registered as ``name``."""
+    """The evaluator registered as ``name`` (importing ``benchmarks.evaluators.<name>`` registers it)."""
+    import importlib
+
+    if name not in EVALUATORS and (Path(__file__).parent / f"{name}.py").is_file():
+        importlib.import_module(f"benchmarks.evaluators.{name}")
     try:
         return EVALUATORS[name]
     except KeyError:

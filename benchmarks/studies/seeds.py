@@ -7,7 +7,8 @@ Each (recipe, seed) run is ``zoo fit`` then ``zoo test`` with ``--data.init_args
 ``--seed_everything`` set to the seed (continued pre-training starts from fixed weights, so the data
 seed, which orders and splits the data, is what varies). Runs are cached in ``ZOO_HOME/runs/studies``
 by recipe, seed and overrides (a run equal to a registry entry's full build is read from its card);
-the table (Markdown) and the per-run rows (JSON) go to ``--out``.
+the table (Markdown) and the per-run rows (JSON) go to ``--out``. Overrides for every run follow ``--``
+(``... --out DIR -- --trainer.max_steps=600``).
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--metrics", nargs="+", default=["test/cloze_acc", "test/question_acc", "test/ppl"])
     parser.add_argument("--out", type=Path, required=True, help="folder for study.md and study.json")
-    parser.add_argument("--override", nargs="*", default=[], help="extra CLI overrides for every run")
+    parser.add_argument("override", nargs="*", default=[],
+                        help="extra zoo CLI overrides for every run, after --: -- --trainer.max_steps=600")
     parser.add_argument("--base-from", type=Path, default=None, metavar="RECIPE",
                         help="also test the starting weights: RECIPE with no training step, labelled 'base'")
     args = parser.parse_args()

@@ -5,7 +5,8 @@ its few-shot setting and ``data_sha256``, the pinned sha256 of its test document
 JSON), so local files and hub copies are checked against the same pin. An evaluator entry
 (``evaluator: NAME``) names a non-LM evaluator of ``benchmarks/evaluators`` instead.
 
-The suite hash covers the suite file and the files that define its tasks (YAMLs, included YAMLs, loaders),
+The suite hash covers the suite file and the files that define its tasks (YAMLs, included YAMLs, loaders,
+evaluator modules),
 so it changes whenever the tasks, the pinned data, a metric or a few-shot setting does.
 """
 
@@ -100,7 +101,9 @@ def task_files(task: str) -> list[Path]:
 
 def suite_hash(suite: Suite) -> str:
     digest = hashlib.sha256(suite.path.read_bytes())
-    files = sorted({f for t in suite.tasks if t.evaluator is None for f in task_files(t.task)})
+    files = sorted({f for t in suite.tasks if t.evaluator is None for f in task_files(t.task)}
+                   | {evaluator_file for t in suite.tasks if t.evaluator is not None
+                      if (evaluator_file := SUITES_DIR.parent / "evaluators" / f"{t.evaluator}.py").is_file()})
     for file in files:
         digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()

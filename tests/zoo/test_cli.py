@@ -24,13 +24,27 @@ def error_line(err: str) -> str:
     return lines[0]
 
 
+def base_substitutes(recipe: Path, base: Path) -> list[str]:
+    """Overrides that point a recipe's references to built zoo models (a base to continue, an editing
+    prior, a sampling generator) at the tiny test model, so tests need no full build."""
+    text = recipe.read_text()
+    substitutes = []
+    if "init_from:" in text:
+        substitutes += ["--model.init_args.init_from", f"local-dir:{base}"]
+    if "prior:" in text:
+        substitutes += ["--model.init_args.prior", f"local-dir:{base}"]
+    if "sampled:" in text:
+        substitutes += ["--data.init_args.mix_source", f"sampled:12:local-dir:{base}"]
+    return substitutes
+
+
 def tiny_overrides(recipe: Path, base: Path) -> list[str]:
-    """TINY, plus a tiny base for recipes that continue one (so tests need no full build)."""
-    if "init_from:" not in recipe.read_text():
-        return TINY
-    # A continued model takes its net from the base, so the net override does not apply.
-    net = TINY.index("--model.init_args.net")
-    return [*TINY[:net], *TINY[net + 2:], "--model.init_args.init_from", f"local-dir:{base}"]
+    """TINY plus the base substitutes; a continued model takes its net from the base."""
+    tiny = TINY
+    if "init_from:" in recipe.read_text():
+        net = TINY.index("--model.init_args.net")
+        tiny = [*TINY[:net], *TINY[net + 2:]]
+    return [*tiny, *base_substitutes(recipe, base)]
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
@@ -44,8 +58,7 @@ def test_recipe_fast_dev_run(recipe, run_zoo, tmp_path, tiny_folder):
 def test_recipe_instantiates_its_classes(recipe, tiny_folder):
     from zoo.cli import lightning_cli
 
-    base = [] if "init_from:" not in recipe.read_text() else ["--model.init_args.init_from", f"local-dir:{tiny_folder}"]
-    cli = lightning_cli(["-c", str(recipe), *base], run=False)
+    cli = lightning_cli(["-c", str(recipe), *base_substitutes(recipe, tiny_folder)], run=False)
     config = cli.config
     assert type(cli.model).__name__ == config.model.class_path.rsplit(".", 1)[-1]
     as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731 (yaml has no tuples)

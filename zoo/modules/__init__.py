@@ -2,5 +2,7 @@
 
 from zoo.modules.causal_lm import CausalLM
 from zoo.modules.domain_rc_lm import DomainRCLM
+from zoo.modules.synthesis import LMSampler, TokenEditSynthesizer
+from zoo.modules.token_edited_lm import TokenEditedLM
 
-__all__ = ["CausalLM", "DomainRCLM"]
+__all__ = ["CausalLM", "DomainRCLM", "LMSampler", "TokenEditSynthesizer", "TokenEditedLM"]

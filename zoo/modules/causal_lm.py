@@ -96,15 +96,17 @@ class CausalLM(L.LightningModule):
         """Logits ``(B, T, V)``."""
         return self.net(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
 
-    def lm_loss(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def lm_loss(self, input_ids: torch.Tensor, targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mean next-token cross-entropy of packed blocks, with the logits and their targets.
 
-        The targets are the inputs shifted left and padded with the ignore index, instead of
-        slicing the logits: a sliced ``(B, T-1, V)`` view would be copied whole by ``reshape``,
+        The targets default to the inputs shifted left and padded with the ignore index, instead
+        of slicing the logits: a sliced ``(B, T-1, V)`` view would be copied whole by ``reshape``,
         which cost ~4 % of a llama-tiny training step (benchmarks/perf/fit_throughput.py).
         """
         logits = self(input_ids)
-        targets = F.pad(input_ids[:, 1:], (0, 1), value=IGNORE_INDEX)
+        if targets is None:
+            targets = F.pad(input_ids[:, 1:], (0, 1), value=IGNORE_INDEX)
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
         return loss, logits, targets
 
@@ -187,9 +189,12 @@ class CausalLM(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["zoo"] = self.zoo_metadata()
 
+    #: Hyperparameters that name other weights used only while training; an export does not load them again.
+    training_only_hparams: tuple[str, ...] = ("init_from",)
+
     @classmethod
     def from_folder(cls, folder: str, card: dict[str, Any]) -> "CausalLM":
         """Rebuild the module of an exported folder (weights and tokenizer from the folder)."""
-        hparams = {k: v for k, v in card.get("hparams", {}).items() if k != "init_from"}
+        hparams = {k: v for k, v in card.get("hparams", {}).items() if k not in cls.training_only_hparams}
         module = cls(**hparams, init_from=f"local-dir:{folder}")
         return module.eval()
