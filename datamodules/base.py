@@ -175,7 +175,12 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
     return documents, data_fingerprint
 
 
-def split_of(doc_id: str, val_fraction: float, test_fraction: float, seed: int) -> str:
+#: Default shares of documents held out for validation and test (``TextCorpusDataModule``'s defaults).
+HELD_OUT_FRACTION = 0.05
+
+
+def split_of(doc_id: str, val_fraction: float = HELD_OUT_FRACTION, test_fraction: float = HELD_OUT_FRACTION,
+             seed: int = 0) -> str:
     """Assign a document to train/val/test by a seeded hash of its id (stable as the corpus grows)."""
     bucket = int(hashlib.sha256(f"{seed}:{doc_id}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     if bucket < test_fraction:

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from torch.utils.data import DataLoader, IterableDataset
 
-from datamodules.base import ZooDataModule, load_documents
+from datamodules.base import ZooDataModule, load_documents, split_of
 from zoo.errors import ZooError
 
 SHARD_PATTERN = "shard-{:05d}.jsonl"
@@ -108,9 +108,7 @@ class SynthesisDataModule(ZooDataModule):
                 rows = [{"id": i, "title": t, "text": x} for i, t, x in
                         zip(documents["id"], documents["title"], documents["text"])]
                 if self.split:
-                    from datamodules.base import split_of
-
-                    rows = [r for r in rows if split_of(r["id"], 0.05, 0.05, self.seed) == self.split]
+                    rows = [r for r in rows if split_of(r["id"], seed=self.seed) == self.split]
                 if not rows:
                     raise ZooError(f"{self.source}: no documents to synthesise from (split {self.split}); "
                                    "check --data.source and --data.split")

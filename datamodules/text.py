@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datamodules.base import TensorDictDataset, ZooDataModule, fingerprint, load_documents, split_of
+from datamodules.base import (HELD_OUT_FRACTION, TensorDictDataset, ZooDataModule, fingerprint, load_documents,
+                              split_of)
 from datamodules.multiple_choice import MultipleChoiceDataset, collate_choices
 from datamodules.transforms import DocumentTransform
 from zoo.errors import ZooError
@@ -61,7 +62,8 @@ class TextCorpusDataModule(ZooDataModule):
     """
 
     def __init__(self, source: str = "tinyworld:general", tokenizer: str = "tinyworld", block_size: int = 128,
-                 batch_size: int = 32, val_fraction: float = 0.05, test_fraction: float = 0.05,
+                 batch_size: int = 32, val_fraction: float = HELD_OUT_FRACTION,
+                 test_fraction: float = HELD_OUT_FRACTION,
                  text_field: str = "text", world: dict | None = None, world_parts: list[str] | None = None,
                  transform: DocumentTransform | None = None, mix_source: str | None = None, mix_ratio: float = 1.0,
                  mix_share: float | None = None, num_proc: int = 1, num_workers: int = 0, seed: int = 0):

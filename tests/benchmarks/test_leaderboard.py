@@ -77,3 +77,31 @@ def test_check_flags_stale_files(tmp_path, monkeypatch, run_zoo):
 def test_empty_and_all_failed_boards_still_render(rows, tmp_path):
     leaderboard.write(rows, {}, tmp_path)
     assert (tmp_path / "leaderboard.png").exists() and "| model |" in (tmp_path / "LEADERBOARD.md").read_text()
+
+
+def test_a_study_gets_its_section_and_figure(tmp_path):
+    rows = [row("human", "zoo_heldout", "word_perplexity", 2.0, None, False, suite="collapse"),
+            row("synthetic-50", "zoo_heldout", "word_perplexity", 2.6, None, False, suite="collapse"),
+            row("toedit", "zoo_heldout", "word_perplexity", 1.9, None, False, suite="collapse"),
+            row("other", "zoo_heldout", "word_perplexity", 9.0, None, False)]
+    primary = {("collapse", "zoo_heldout"): "word_perplexity", ("toy", "zoo_heldout"): "word_perplexity"}
+    studies = {"collapse": {"synthetic-50": (0.5, False), "human": (0.0, False), "toedit": (0.0, True)}}
+    written = leaderboard.write(rows, primary, tmp_path / "a", studies=studies)
+    assert [p.name for p in written][-1] == "study-collapse.png" and written[-1].stat().st_size > 0
+    markdown = (tmp_path / "a" / "LEADERBOARD.md").read_text()
+    section = markdown[markdown.index("## Study: collapse"):]
+    assert "![collapse](study-collapse.png)" in section
+    # Ordered by x, the method after the baseline at the same x; other suites stay out of the section.
+    assert section.index("| human | 0 | 2.0000 |") < section.index("| toedit (*method*) | 0 | 1.9000 |") \
+        < section.index("| synthetic-50 | 0.5 | 2.6000 |")
+    assert "9.0000" not in section
+    again = leaderboard.write(list(reversed(rows)), primary, tmp_path / "b", studies=studies)
+    assert [p.read_bytes() for p in written] == [p.read_bytes() for p in again]
+
+
+def test_study_points_come_from_the_registry():
+    from zoo.cli import study_points
+
+    points = study_points({"toedit-lm-tiny", "human-lm-tiny", "synthetic-75-lm-tiny", "base-lm-tiny"})
+    assert points == {"collapse": {"human-lm-tiny": (0.0, False), "synthetic-75-lm-tiny": (0.75, False),
+                                   "toedit-lm-tiny": (0.0, True)}}

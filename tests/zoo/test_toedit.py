@@ -194,3 +194,43 @@ def test_online_prior_must_share_the_data_tokenizer(tiny_folder):
     module.editor.tokenizer = OtherTokenizer()
     with pytest.raises(ZooError, match="another tokenizer"):
         module.configure_model()
+
+
+def test_ngram_shift_scores_a_model_s_samples_against_human_text(tiny_folder):
+    import zoo
+    from benchmarks.evaluators import get_evaluator
+
+    evaluator = get_evaluator("ngram_shift")
+    module = zoo.load(f"local-dir:{tiny_folder}")
+    args = {"reference": "tinyworld:general", "world": {"n_entities": 24}, "n_samples": 6, "max_new_tokens": 16}
+    scores = {s.metric: s for s in evaluator(module, args, limit=None)}
+    assert set(scores) == {f"{m}_{n}" for m in ("js", "coverage", "top_mass") for n in (1, 2)}
+    assert all(0 <= s.value <= 1 for s in scores.values())
+    assert not scores["js_1"].higher_is_better and scores["coverage_1"].higher_is_better
+    assert [s.value for s in evaluator(module, args, limit=None)] == [s.value for s in scores.values()]
+    assert evaluator(module, args, limit=2) != evaluator(module, args, limit=None), "limit lowers the sample count"
+
+
+def test_a_class_refusing_its_arguments_is_one_line(run_zoo, tmp_path):
+    from zoo.paths import PROJECT_ROOT
+
+    recipe = PROJECT_ROOT / "configs" / "toedit" / "toedit-lm-tiny.yaml"
+    code, _, err = run_zoo("fit", "-c", recipe, "--model.init_args.prior", "no-such-prior",
+                           "--trainer.default_root_dir", tmp_path)
+    assert code == 2 and "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("zoo: error:")] == [
+        "zoo: error: unknown model 'no-such-prior': see `zoo list`"]
+
+
+def test_smoke_build_of_a_study_entry_uses_smoke_builds_of_what_it_names(run_zoo):
+    """toedit-lm-tiny names base-lm-tiny as its prior: a smoke build edits with the smoke base."""
+    import zoo
+    from zoo.paths import checkpoints_dir
+
+    code, _, err = run_zoo("build", "toedit-lm-tiny", "--preset", "smoke")
+    assert code == 0, err
+    card = json.loads((checkpoints_dir("smoke") / "toedit-lm-tiny" / "zoo_card.json").read_text())
+    assert card["preset"] == "smoke" and card["hparams"]["prior"] == "base-lm-tiny"
+    assert (checkpoints_dir("smoke") / "base-lm-tiny" / "zoo_card.json").exists()
+    with pytest.raises(zoo.ZooError, match="not built yet"):
+        zoo.load("base-lm-tiny")
