@@ -81,7 +81,8 @@ def export_payload(state_dict: dict, zoo: dict[str, Any], hparams: dict[str, Any
             "data_fingerprint": zoo.get("data_fingerprint"), "data_report": zoo.get("data_report"),
             "weights_sha256": sha256_of(tmp / WEIGHTS_FILE),
             "parameters": sum(p.numel() for p in net.parameters()), "metrics": metrics or {},
-            "versions": library_versions(), **(extra_card or {}),
+            "versions": library_versions(), **{key: zoo[key] for key in ("method", "editing") if zoo.get(key)},
+            **(extra_card or {}),
         }
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(model_card_markdown(card), encoding="utf-8")
@@ -125,6 +126,9 @@ def model_card_markdown(card: dict[str, Any]) -> str:
         entry.description if entry else f"A `{card['system']}` checkpoint exported by lmzoo.", "",
         "## Training", "",
         f"- System: `{card['class_path']}`, {card['parameters']:,} parameters",
+        *([f"- Method: {card['method']}"] if card.get("method") else []),
+        *([f"- Token editing: " + ", ".join(f"{k} {v}" for k, v in sorted(card["editing"].items()))]
+          if card.get("editing") else []),
         f"- Data fingerprint: `{card.get('data_fingerprint')}`",
         f"- Weights sha256: `{card['weights_sha256']}`",
         f"- Built with: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()), "",
@@ -146,8 +150,11 @@ def data_section(report: dict[str, Any] | None) -> list[str]:
     lines = ["## Data", "", f"- Source: `{report.get('source')}`, {report.get('block_size')}-token blocks",
              "- Documents (train/val/test): " + "/".join(str(report["documents"].get(s)) for s in ("train", "val", "test")),
              "- Blocks (train/val/test): " + "/".join(str(report["blocks"].get(s)) for s in ("train", "val", "test"))]
-    if report.get("mix"):
-        lines.append(f"- Mixed in: `{report['mix']['source']}`, {report['mix']['ratio']} per training document")
+    mix = report.get("mix")
+    if mix and "share" in mix:
+        lines.append(f"- Mixed in: `{mix['source']}`, replacing {mix['share']:.0%} of the training documents")
+    elif mix:
+        lines.append(f"- Mixed in: `{mix['source']}`, {mix['ratio']} per training document")
     transform = report.get("transform_report")
     if transform and "families" in transform:
         per_family = ", ".join(f"{name} {entry['examples']}" for name, entry in transform["families"].items())

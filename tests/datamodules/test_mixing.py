@@ -51,6 +51,9 @@ def test_mix_share_replaces_documents_and_keeps_the_corpus_size():
     counts = {name: dm.report["documents"]["train"] for name, dm in (("pure", pure), ("half", half), ("whole", whole))}
     assert counts["pure"] == counts["half"] == counts["whole"]
     assert half.report["mix"] == {"source": "instructions:general", "share": 0.5}
+    from zoo.checkpoint import data_section
+
+    assert "- Mixed in: `instructions:general`, replacing 50% of the training documents" in data_section(half.report)
     assert torch.equal(half.blocks["test"], pure.blocks["test"]), "held-out splits stay human"
     instructions = __import__("datamodules.tinyworld", fromlist=["general_instructions"]).general_instructions(2000, 0)
     heads = {i["text"].split("\n")[0] for i in instructions}

@@ -171,6 +171,8 @@ def test_token_edited_lm_exports_and_loads_without_its_prior(tiny_folder, tmp_pa
     assert isinstance(loaded, TokenEditedLM) and loaded.editor is None
     card = json.loads((folder / "zoo_card.json").read_text())
     assert card["hparams"]["prior"] == f"local-dir:{tiny_folder}" and card["hparams"]["threshold"] == 0.99
+    assert card["editing"]["online_prior"] == f"local-dir:{tiny_folder}" and card["editing"]["top_k"] == 8
+    assert "- Token editing: " in (folder / "README.md").read_text()
     ids = torch.arange(1, 20)[None]
     state = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
     reference = TokenEditedLM(net="llama-test")

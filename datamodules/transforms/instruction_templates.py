@@ -1,0 +1,458 @@
+"""Instruction-augmented pre-training text: a raw text followed by its synthesized pairs.
+
+Instruction Pre-Training (EMNLP 2024, ``shared/specs/instruction_pretrain.md``) pre-trains on
+raw texts each followed by the instruction-response pairs synthesized from it (see
+:mod:`.instruction_format`), rendered with varied templates, several texts chained in one
+training example. Upstream draws from ~600 FLAN-style patterns in four pools; these are our
+own, fewer, in the same four pools:
+
+==========================  ========================================================================
+pool                        used for a pair with
+==========================  ========================================================================
+``plain``                   question and answer only
+``options``                 ``options`` (a list holding the answer): the options are listed
+``rationale``               ``rationale``: an explanation line before or after the answer
+``options_rationale``       both
+==========================  ========================================================================
+
+A pattern is a ``str.format`` template over ``question``, ``answer`` and, by pool, ``options``
+(the listed options), ``choice`` (the answer as listed, e.g. ``(B) Paris``; the bare answer for
+unlabelled lists) and ``rationale``, plus the :class:`OptionStyle` that lists the options
+(markers ``A.``, ``(A)``, ``a)``, ``1.``, ``-`` or none; joined by newlines, commas or
+semicolons). Question lead-ins, answer lead-ins and separators vary between patterns.
+
+One document draws one pattern per pool (like upstream, whose pairs of one text share a
+template), so its pairs read as a consistent few-shot block while documents vary; all draws come
+from a ``random.Random`` seeded by a sha256 of the seed and the document id, so a document
+renders the same in any process.
+
+Deviations from upstream, on purpose: a pair whose ``answer`` is not among its ``options`` is
+rendered without them (a listed answer that is not an option would teach a broken format); no
+pattern appends punctuation after the answer (synthesized answers often end in their own).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import random
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from datamodules.transforms import DocumentTransform
+from zoo.errors import ZooError
+
+POOL_NAMES: tuple[str, ...] = ("plain", "options", "rationale", "options_rationale")
+
+
+@dataclass(frozen=True)
+class OptionStyle:
+    """How a pattern lists the options.
+
+    Attributes:
+        marker: ``"A."``, ``"(A)"``, ``"a)"``, ``"1."``, ``"-"`` or ``""`` (no marker): the label
+            of the first option; later options count up from it.
+        joiner: What separates the listed options (``"\\n"``, ``", "``, ``"; "``, ``" "``).
+    """
+
+    marker: str
+    joiner: str
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the options carry a letter or number (then ``choice`` names it)."""
+        return any(char.isalnum() for char in self.marker)
+
+    def label(self, index: int) -> str:
+        """The marker of option ``index`` (0-based): ``"(A)"`` -> ``"(C)"`` for index 2."""
+        if not self.labelled:
+            return self.marker
+        first = next(char for char in self.marker if char.isalnum())
+        if first.isdigit():
+            name = str(index + 1)
+        else:
+            letters = string.ascii_uppercase if first.isupper() else string.ascii_lowercase
+            # Past Z (27+ options) labels go on as AA, AB...: rare, but never an IndexError.
+            name = letters[index] if index < 26 else letters[index // 26 - 1] + letters[index % 26]
+        return self.marker.replace(first, name, 1)
+
+    def lines(self, options: Sequence[str]) -> list[str]:
+        """Each option with its marker (the bare option for ``""``)."""
+        return [f"{self.label(i)} {option}" if self.marker else option for i, option in enumerate(options)]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One way to render a pair.
+
+    Attributes:
+        template: ``str.format`` string over ``question``, ``answer`` and, by pool, ``options``,
+            ``choice`` and ``rationale`` (see the module docstring).
+        style: How the options are listed (options pools only).
+    """
+
+    template: str
+    style: OptionStyle | None = None
+
+    def render(self, question: str, answer: str, options: Sequence[str] = (), rationale: str = "") -> str:
+        """The pair rendered with this pattern.
+
+        Args:
+            question: The question.
+            answer: The answer (one of ``options`` for an options pattern).
+            options: The options (options patterns).
+            rationale: The explanation (rationale patterns).
+
+        Raises:
+            ValueError: for a labelled options pattern whose ``answer`` is not in ``options``.
+        """
+        fields = {"question": question, "answer": answer, "rationale": rationale, "options": "", "choice": answer}
+        if self.style is not None:
+            lines = self.style.lines(options)
+            fields["options"] = self.style.joiner.join(lines)
+            if self.style.labelled:
+                fields["choice"] = lines[list(options).index(answer)]
+        return self.template.format_map(fields)
+
+
+_UPPER_DOT_LINES = OptionStyle("A.", "\n")
+_UPPER_PAREN_LINES = OptionStyle("(A)", "\n")
+_LOWER_PAREN_LINES = OptionStyle("a)", "\n")
+_NUMBER_LINES = OptionStyle("1.", "\n")
+_DASH_LINES = OptionStyle("-", "\n")
+_INLINE_COMMAS = OptionStyle("", ", ")
+_INLINE_SEMICOLONS = OptionStyle("", "; ")
+_UPPER_PAREN_INLINE = OptionStyle("(A)", " ")
+_LOWER_PAREN_INLINE = OptionStyle("a)", " ")
+_NUMBER_INLINE = OptionStyle("1.", "; ")
+
+PLAIN: tuple[Pattern, ...] = (
+    Pattern("Question: {question}\nAnswer: {answer}"),
+    Pattern("Q: {question}\nA: {answer}"),
+    Pattern("{question}\n{answer}"),
+    Pattern("{question} {answer}"),
+    Pattern("Q: {question} A: {answer}"),
+    Pattern("Question: {question}\n\nAnswer: {answer}"),
+    Pattern("Based on the text, answer the following question. {question}\nAnswer: {answer}"),
+    Pattern("{question}\n\nResponse: {answer}"),
+    Pattern("Instruction: {question}\nResponse: {answer}"),
+    Pattern("Answer this question about the text.\n{question}\nThe answer is {answer}"),
+    Pattern("Input: {question}\nOutput: {answer}"),
+    Pattern("{question}\nAnswer: {answer}"),
+)
+
+OPTIONS: tuple[Pattern, ...] = (
+    Pattern("{question}\nOptions:\n{options}\nAnswer: {choice}", _UPPER_DOT_LINES),
+    Pattern("Question: {question}\nChoices: {options}\nAnswer: {answer}", _INLINE_COMMAS),
+    Pattern("{question}\n{options}\nThe answer is {choice}", _UPPER_PAREN_LINES),
+    Pattern("Q: {question} Pick one: {options} A: {choice}", _LOWER_PAREN_INLINE),
+    Pattern("{question}\n\nSelect from the following.\n{options}\n\n{answer}", _DASH_LINES),
+    Pattern("Choose the correct option. {question}\n{options}\nCorrect option: {choice}", _NUMBER_LINES),
+    Pattern("Based on the text, answer the question: {question}\nPossible answers: {options}\nAnswer: {answer}",
+            _INLINE_SEMICOLONS),
+    Pattern("{question} Options: {options} Response: {choice}", _UPPER_PAREN_INLINE),
+    Pattern("Multiple choice question.\n\n{question}\n{options}\n\nResponse: {choice}", _LOWER_PAREN_LINES),
+    Pattern("{question}\nPick the right answer from the list:\n{options}\n{answer}", _DASH_LINES),
+    Pattern("Question: {question}\n\nOPTIONS: {options}\n\nAnswer: {choice}", _NUMBER_INLINE),
+)
+
+RATIONALE: tuple[Pattern, ...] = (
+    Pattern("Question: {question}\nAnswer: {answer}\nExplanation: {rationale}"),
+    Pattern("Q: {question}\nA: {rationale} So the answer is {answer}"),
+    Pattern("{question}\nLet's think step by step. {rationale}\nThe answer is {answer}"),
+    Pattern("{question}\nRationale: {rationale}\nAnswer: {answer}"),
+    Pattern("Question: {question}\n\nReasoning: {rationale}\n\nAnswer: {answer}"),
+    Pattern("{question}\n{answer}\nWhy? {rationale}"),
+    Pattern("Based on the text, answer and explain: {question}\nResponse: {answer}\nReason: {rationale}"),
+    Pattern("Q: {question}\nA: {answer}\nJustification: {rationale}"),
+    Pattern("Instruction: {question}\nThought: {rationale}\nResponse: {answer}"),
+    Pattern("{question}\n\n{rationale}\nTherefore, the answer is: {answer}"),
+    Pattern("{question} Answer: {answer} Because: {rationale}"),
+)
+
+OPTIONS_RATIONALE: tuple[Pattern, ...] = (
+    Pattern("{question}\nOptions:\n{options}\nExplanation: {rationale}\nAnswer: {choice}", _UPPER_DOT_LINES),
+    Pattern("Question: {question}\nChoices: {options}\nAnswer: {answer}\nReason: {rationale}", _INLINE_COMMAS),
+    Pattern("{question}\n{options}\nLet's think step by step. {rationale}\nThe answer is {choice}",
+            _UPPER_PAREN_LINES),
+    Pattern("Q: {question} Pick one: {options} A: {rationale} So the answer is {choice}", _LOWER_PAREN_INLINE),
+    Pattern("{question}\n\nSelect from the following.\n{options}\n\n{answer}\nWhy? {rationale}", _DASH_LINES),
+    Pattern("Choose the correct option. {question}\n{options}\nRationale: {rationale}\nCorrect option: {choice}",
+            _NUMBER_LINES),
+    Pattern("Based on the text, answer the question: {question}\nPossible answers: {options}\n"
+            "Reasoning: {rationale}\nAnswer: {answer}", _INLINE_SEMICOLONS),
+    Pattern("Multiple choice question.\n\n{question}\n{options}\n\nResponse: {choice}\nJustification: {rationale}",
+            _LOWER_PAREN_LINES),
+    Pattern("Question: {question}\n\nOPTIONS: {options}\n\n{rationale}\nTherefore, the answer is: {choice}",
+            _NUMBER_INLINE),
+    Pattern("{question} Options: {options} Thought: {rationale} Response: {choice}", _UPPER_PAREN_INLINE),
+)
+
+#: Every pool by name (:data:`POOL_NAMES` order).
+POOLS: dict[str, tuple[Pattern, ...]] = {
+    "plain": PLAIN,
+    "options": OPTIONS,
+    "rationale": RATIONALE,
+    "options_rationale": OPTIONS_RATIONALE,
+}
+
+#: What comes before the raw text ("" for nothing).
+INTROS: tuple[str, ...] = (
+    "",
+    "Read the following text and answer the questions.\n\n",
+    "Article:\n",
+    "Passage: ",
+    "Context:\n",
+    "Answer the questions based on this text.\n\n",
+    "Text:\n",
+    "Here is a document.\n\n",
+    "Read this and answer the questions below.\n",
+    "Document: ",
+)
+#: What separates the raw text from its first pair.
+GAPS: tuple[str, ...] = ("\n\n", "\n", "\n\n\n")
+#: What separates consecutive pairs of one text.
+PAIR_SEPARATORS: tuple[str, ...] = ("\n\n", "\n", "\n\n\n")
+#: What separates chained texts in one training example.
+CHAIN_SEPARATORS: tuple[str, ...] = ("\n\n", "\n\n\n", "\n\n---\n\n", "\n\n###\n\n", "\n\n\n\n")
+
+
+@functools.cache
+def templates_fingerprint() -> str:
+    """A short hash of every pattern and separator: part of the transform's identity, so editing
+    a template invalidates cached augmented data without a manual version bump."""
+    payload = json.dumps({"pools": {name: [asdict(p) for p in pool] for name, pool in POOLS.items()},
+                          "intros": INTROS, "gaps": GAPS, "pair_separators": PAIR_SEPARATORS,
+                          "chain_separators": CHAIN_SEPARATORS}, sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
+
+
+def seeded_rng(seed: int, key: str) -> random.Random:
+    """A random stream keyed by ``seed`` and ``key`` (e.g. a document id): sha256, since Python's
+    ``hash`` is salted per process.
+
+    Args:
+        seed: The run's seed.
+        key: What the stream belongs to.
+    """
+    digest = hashlib.sha256(f"{seed}\0{key}".encode("utf-8", "surrogatepass")).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _field(pair, name: str):
+    return pair.get(name) if isinstance(pair, Mapping) else getattr(pair, name, None)
+
+
+def _parts(pair) -> tuple[str, str, list[str], str]:
+    """``(question, answer, options, rationale)`` of a pair, each stripped (tinyworld options
+    carry a leading space)."""
+    return (str(_field(pair, "question")).strip(), str(_field(pair, "answer")).strip(),
+            [str(option).strip() for option in _field(pair, "options") or ()],
+            str(_field(pair, "rationale") or "").strip())
+
+
+def pair_pool(pair) -> str:
+    """The pool a pair is rendered from: by whether it carries ``options`` that hold its answer,
+    and a non-empty ``rationale``.
+
+    Args:
+        pair: A ``{"question", "answer", "options"?, "rationale"?}`` mapping or an object with
+            those attributes.
+    """
+    _, answer, options, rationale = _parts(pair)
+    return {(False, False): "plain", (True, False): "options", (False, True): "rationale",
+            (True, True): "options_rationale"}[answer in options, bool(rationale)]
+
+
+def render_pair(pair, pattern: Pattern) -> str:
+    """One pair rendered with ``pattern`` (one of the pool :func:`pair_pool` names).
+
+    Args:
+        pair: A ``{"question", "answer", "options"?, "rationale"?}`` mapping or an object with
+            those attributes.
+        pattern: The pattern.
+    """
+    return pattern.render(*_parts(pair))
+
+
+def render_example(text: str, pairs: Sequence, rng: random.Random) -> str:
+    """A raw text followed by its pairs: intro, text, gap, then the pairs joined by one separator.
+
+    One pattern per pool is drawn for the whole text (a consistent few-shot block); each pair
+    uses the pattern of its pool (:func:`pair_pool`). The draws are always made in the same
+    order, so a text's rendering depends only on ``rng``'s state and the pairs.
+
+    Args:
+        text: The raw text.
+        pairs: Its pairs (mappings or objects with ``question``, ``answer`` and optional
+            ``options``, ``rationale``); none gives ``text`` unchanged.
+        rng: The document's random stream (see :func:`seeded_rng`).
+    """
+    if not pairs:
+        return text
+    patterns = {name: rng.choice(POOLS[name]) for name in POOL_NAMES}
+    intro, gap, separator = rng.choice(INTROS), rng.choice(GAPS), rng.choice(PAIR_SEPARATORS)
+    rendered = [render_pair(pair, patterns[pair_pool(pair)]) for pair in pairs]
+    return intro + text + gap + separator.join(rendered)
+
+
+def chain_examples(examples: Sequence[str], rng: random.Random) -> str:
+    """Rendered texts joined, in order, into one training example with one drawn separator.
+
+    Args:
+        examples: The rendered texts (see :func:`render_example`).
+        rng: The random stream of the chained example.
+    """
+    return rng.choice(CHAIN_SEPARATORS).join(examples)
+
+
+#: Keys of the stats column: documents and pairs per example, then pairs per pool.
+STATS_KEYS: tuple[str, ...] = ("documents", "with_pairs", "pairs", *POOL_NAMES)
+
+
+class InstructionAugmentation(DocumentTransform):
+    """Raw documents + their synthesized pairs -> instruction-augmented texts.
+
+    Each document with pairs is rendered as its title line (when it has one) and body followed by
+    its pairs (:func:`render_example`); ``chain`` consecutive such documents of a batch are then
+    joined into one example (:func:`chain_examples`, id ``"id1+id2"``, empty title). A batch's
+    last group may be shorter: ``datasets.map`` batches (1000 documents by default) hold many
+    groups, so this touches a handful of examples. A document without pairs passes through as
+    its own row (emitted at once, so it may come before a pending group), reading as it would
+    without the transform (title line, blank line, body). Every random choice is seeded by the
+    document id (the chain separator by the chained ids), so the output is the same in any process.
+
+    Pairs come from the batch's ``pairs`` column where it has one (a list of ``{"question",
+    "answer", "options"?, "rationale"?}`` per document; None falls back to the file), else from
+    ``pairs_source``. The ``ia_stats`` column holds, per example, the counts of
+    :data:`STATS_KEYS`; :meth:`report` sums them.
+
+    Args:
+        pairs_source: A ``.jsonl`` file of ``{"id", "pairs"}`` rows (the synthesizer's output,
+            keyed by document id), read on first use; None: pairs only from the batch.
+        chain: Documents per training example (1: each on its own).
+        seed: Seed mixed with each document id for every random choice.
+
+    Raises:
+        ZooError: for ``chain < 1`` or a ``pairs_source`` that is not an existing file.
+    """
+
+    #: Titles are written into the text, since one chained example holds several documents.
+    keeps_title = False
+    stats_column = "ia_stats"
+
+    def __init__(self, pairs_source: str | None = None, chain: int = 2, seed: int = 0):
+        if isinstance(chain, bool) or not isinstance(chain, int) or chain < 1:
+            raise ZooError(f"chain={chain!r} must be an integer >= 1; pass 1 to render each document on its own")
+        if pairs_source is not None and not Path(pairs_source).is_file():
+            raise ZooError(f"pairs file not found: {pairs_source}; pass the .jsonl of synthesized pairs "
+                           '(one {"id", "pairs"} object per line) or leave pairs_source unset')
+        self.pairs_source = str(pairs_source) if pairs_source is not None else None
+        self.chain, self.seed = chain, seed
+        # Part of the fingerprint: editing a template rebuilds cached augmented data.
+        self.version = templates_fingerprint()
+        self._pairs: dict[str, list] | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Class, settings and the pairs file's content hash (a re-synthesized file invalidates caches)."""
+        if self.pairs_source is None:
+            return super().fingerprint
+        from datamodules.base import sha256_file
+
+        return f"{super().fingerprint}:{sha256_file(Path(self.pairs_source))[:16]}"
+
+    def pairs_for(self, doc_id: str) -> list:
+        """The pairs of ``doc_id`` in ``pairs_source`` (empty when it has none or there is no file)."""
+        if self.pairs_source is None:
+            return []
+        if self._pairs is None:
+            self._pairs = _read_pairs(Path(self.pairs_source))
+        return self._pairs.get(doc_id, [])
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        from datamodules.text import document_text
+
+        pair_column = batch.get("pairs") or [None] * len(batch["id"])
+        out = {"id": [], "title": [], "text": [], self.stats_column: []}
+        group: list[tuple[str, str, list]] = []
+
+        def emit(ids: list[str], text: str, pairs_per_doc: list[list]) -> None:
+            out["id"].append("+".join(ids))
+            out["title"].append("")
+            out["text"].append(text)
+            out[self.stats_column].append(_stats(pairs_per_doc))
+
+        def flush() -> None:
+            ids = [doc_id for doc_id, _, _ in group]
+            rng = seeded_rng(self.seed, "chain\0" + "\0".join(ids))
+            emit(ids, chain_examples([text for _, text, _ in group], rng), [pairs for _, _, pairs in group])
+            group.clear()
+
+        for doc_id, title, text, pairs in zip(batch["id"], batch["title"], batch["text"], pair_column):
+            doc_id, title, text = str(doc_id), title or "", text or ""
+            pairs = list(pairs) if pairs is not None else self.pairs_for(doc_id)
+            # The title goes into the text: the DataModule drops the title column (keeps_title).
+            text = document_text(title, text)
+            if not pairs:
+                emit([doc_id], text, [[]])
+                continue
+            rendered = render_example(text, pairs, seeded_rng(self.seed, doc_id))
+            group.append((doc_id, rendered, pairs))
+            if len(group) == self.chain:
+                flush()
+        if group:
+            flush()
+        return out
+
+    def report(self, transformed) -> dict | None:
+        """Totals over the examples: ``{"documents", "with_pairs", "pairs", "mean_pairs_per_document",
+        "pool_counts"}`` (the mean over documents with pairs; pool counts are pairs per pool).
+
+        Args:
+            transformed: The transformed ``datasets.Dataset``, or the batch dict ``__call__`` returned.
+        """
+        columns = transformed.column_names if hasattr(transformed, "column_names") else list(transformed)
+        if self.stats_column not in columns:
+            return None
+        totals = dict.fromkeys(STATS_KEYS, 0)
+        for row in transformed[self.stats_column]:
+            for key in STATS_KEYS:
+                totals[key] += row.get(key) or 0
+        return {"documents": totals["documents"], "with_pairs": totals["with_pairs"], "pairs": totals["pairs"],
+                "mean_pairs_per_document": totals["pairs"] / totals["with_pairs"] if totals["with_pairs"] else 0.0,
+                "pool_counts": {name: totals[name] for name in POOL_NAMES}}
+
+
+def _stats(pairs_per_doc: list[list]) -> dict[str, int]:
+    """The stats of one example: its documents, those with pairs, its pairs and pairs per pool."""
+    stats = dict.fromkeys(STATS_KEYS, 0)
+    stats["documents"] = len(pairs_per_doc)
+    for pairs in pairs_per_doc:
+        stats["with_pairs"] += bool(pairs)
+        stats["pairs"] += len(pairs)
+        for pair in pairs:
+            stats[pair_pool(pair)] += 1
+    return stats
+
+
+def _read_pairs(path: Path) -> dict[str, list]:
+    """Document id -> pairs of a ``{"id", "pairs"}`` ``.jsonl`` file (a later row for an id wins)."""
+    pairs = {}
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ZooError(f"{path} line {number} is not valid JSON ({error.msg}); write one object per line") \
+                    from None
+            if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("pairs"), list):
+                raise ZooError(f'{path} line {number} needs "id" and a "pairs" list; '
+                               'write {"id": ..., "pairs": [{"question": ..., "answer": ...}]} per line')
+            pairs[str(row["id"])] = row["pairs"]
+    return pairs
