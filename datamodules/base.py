@@ -69,7 +69,7 @@ def _source_files(path: Path) -> list[Path]:
 
 
 #: Source prefixes that name generated or remote data rather than a local path.
-SOURCE_SCHEMES = ("tinyworld:", "instructions:", "zoo-data:", "sampled:", "hf-hub:")
+SOURCE_SCHEMES = ("tinyworld:", "instructions:", "zoo-data:", "sampled:", "synthesizer-data:", "hf-hub:")
 
 
 def check_source(source: str) -> None:
@@ -80,7 +80,16 @@ def check_source(source: str) -> None:
 
 
 def _row_source(source: str) -> tuple[list[dict], str]:
-    """Rows and fingerprint of the sources that are built in code: real corpora and sampled text."""
+    """Rows and fingerprint of the sources that are built in code: real corpora, the instruction
+    synthesizer's training data (as it reads: context then pairs) and sampled text."""
+    if source.startswith("synthesizer-data:"):
+        from datamodules.instruction import synthesizer_examples
+        from datamodules.transforms.instruction_format import synthesizer_example
+
+        examples = synthesizer_examples(source.removeprefix("synthesizer-data:"))
+        rows = [{"id": e["id"], "title": "", "text": "".join(synthesizer_example(e["context"], e["pairs"])).strip()}
+                for e in examples]
+        return rows, fingerprint(source, [row["text"] for row in rows])
     if source.startswith("zoo-data:"):
         from datamodules.real_corpora import load_real_corpus
 
@@ -100,7 +109,8 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
 
     Args:
         source: ``tinyworld:<domain>``, ``instructions:general``, ``zoo-data:<name>``,
-            ``sampled:<documents>:<model>`` (text sampled from a zoo LM, cached), a local file or
+            ``sampled:<documents>:<model>`` (text sampled from a zoo LM, cached),
+            ``synthesizer-data:<tinyworld:domain | zoo-data:pubmedqa-qa>``, a local file or
             folder, or ``hf-hub:org/name[:config]``.
         text_field: Column holding the text in file and hub sources.
         world: ``WorldConfig`` fields for ``tinyworld:`` sources (e.g. ``{"n_entities": 50}``).
@@ -128,7 +138,7 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         table = {"id": [r["id"] for r in rows], "title": [""] * len(rows), "text": [r["text"] for r in rows]}
         return datasets.Dataset.from_dict(table), fingerprint(source, settings, table["text"])
 
-    if source.startswith(("sampled:", "zoo-data:")):
+    if source.startswith(("sampled:", "zoo-data:", "synthesizer-data:")):
         rows, data_fingerprint = _row_source(source)
         table = {key: [r[key] for r in rows] for key in ("id", "title", "text")}
         return datasets.Dataset.from_dict(table), data_fingerprint

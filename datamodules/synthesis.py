@@ -152,13 +152,12 @@ def sampled_corpus(model: str, n_documents: int, seed: int = 0, shard_size: int 
     from tqdm.auto import tqdm
 
     from datamodules.base import fingerprint
-    from zoo.checkpoint import read_card, resolve
+    from zoo.checkpoint import resolve, weights_identity
     from zoo.modules.synthesis import LMSampler
     from zoo.paths import atomic_dir, cache_dir
 
-    card = read_card(resolve(model)) or {}
-    key = fingerprint("sampled", card.get("weights_sha256") or model, n_documents, seed, shard_size, batch_size,
-                      max_new_tokens)
+    resolve(model)  # an unknown or unbuilt model is an error here, not a cache key
+    key = fingerprint("sampled", weights_identity(model), n_documents, seed, shard_size, batch_size, max_new_tokens)
     folder = cache_dir("sampled") / key
     if not folder.is_dir():
         sampler = LMSampler(model, max_new_tokens=max_new_tokens, seed=seed).eval()

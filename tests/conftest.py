@@ -82,3 +82,27 @@ def tiny_folder(tmp_path_factory, zoo_home):
     recipe = str(PROJECT_ROOT / "configs" / "base_lm" / "base-lm-tiny.yaml")
     assert main(["fit", "-c", recipe, *TINY, "--trainer.default_root_dir", str(root)]) == 0
     return export_checkpoint(root / "checkpoints" / "last.ckpt", root / "folder")
+
+
+#: TINY for recipes on ``SynthesizerDataModule`` (examples are padded per batch: a window, not blocks).
+def tiny_for(recipe_text: str) -> list[str]:
+    """TINY, adapted to the recipe's DataModule."""
+    if "SynthesizerDataModule" not in recipe_text:
+        return list(TINY)
+    at = TINY.index("--data.init_args.block_size")
+    return [*TINY[:at], "--data.init_args.max_length", "128", *TINY[at + 2:]]
+
+
+@pytest.fixture(scope="session")
+def tiny_synthesizer(tmp_path_factory, tiny_folder):
+    """An instruction synthesizer fine-tuned for a few steps from the tiny model, exported as a zoo folder."""
+    from zoo.checkpoint import export_checkpoint
+    from zoo.cli import main
+    from zoo.paths import PROJECT_ROOT
+
+    root = tmp_path_factory.mktemp("tiny_synthesizer")
+    recipe = PROJECT_ROOT / "configs" / "instruction_pretrain" / "instruct-synth-tiny.yaml"
+    tiny = [arg for arg in tiny_for(recipe.read_text()) if arg != "llama-test" and arg != "--model.init_args.net"]
+    assert main(["fit", "-c", str(recipe), *tiny, "--model.init_args.init_from", f"local-dir:{tiny_folder}",
+                 "--model.init_args.max_new_tokens", "24", "--trainer.default_root_dir", str(root)]) == 0
+    return export_checkpoint(root / "checkpoints" / "last.ckpt", root / "folder")

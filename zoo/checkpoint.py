@@ -214,6 +214,17 @@ def resolve(reference: str, preset: str | None = None) -> Path:
     return folder
 
 
+def weights_identity(reference: str) -> str | None:
+    """What names a model's weights, for cache keys: its card's sha256, else its resolved folder (a
+    hub snapshot's path holds the commit); None when the reference does not resolve (yet)."""
+    try:
+        folder = resolve(reference)
+    except ZooError:
+        return None
+    card = read_card(folder)
+    return f"sha256:{card['weights_sha256']}" if card and card.get("weights_sha256") else str(folder.resolve())
+
+
 def _download(repo_id: str) -> Path:
     from huggingface_hub import snapshot_download
 

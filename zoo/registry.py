@@ -32,7 +32,8 @@ class Entry:
         description: One sentence on what the model is.
         source: ``recipe`` (built by ``zoo build``) or ``hf-hub:org/name`` (an upstream release).
         recipe: Config under the project root that builds it (``recipe`` sources).
-        base: The entry whose weights the recipe continues from (``init_from``); built first.
+        base: The entry the recipe needs built first: the weights it continues from (``init_from``), or a
+            model its data comes from (a prior, a generator, an instruction synthesizer).
         baseline_of: The method entry this one is the baseline of, if any.
         suites: Benchmark suites it is evaluated on.
         paper: Citation of the method.

@@ -327,7 +327,8 @@ class InstructionAugmentation(DocumentTransform):
 
     Pairs come from the batch's ``pairs`` column where it has one (a list of ``{"question",
     "answer", "options"?, "rationale"?}`` per document; None falls back to the file), else from
-    ``pairs_source``. The ``ia_stats`` column holds, per example, the counts of
+    ``pairs_source``, else from ``synthesizer``, which writes them for the batch's documents
+    (``InstructionSynthesizer.synthesize``; the DataModule caches the result by fingerprint). The ``ia_stats`` column holds, per example, the counts of
     :data:`STATS_KEYS`; :meth:`report` sums them.
 
     Args:
@@ -335,6 +336,9 @@ class InstructionAugmentation(DocumentTransform):
             keyed by document id), read on first use; None: pairs only from the batch.
         chain: Documents per training example (1: each on its own).
         seed: Seed mixed with each document id for every random choice.
+        synthesizer: An instruction synthesizer (zoo name or ``local-dir:``) that writes the pairs of
+            documents that have none in the batch or file; None: such documents stay raw.
+        synthesis_batch_size: Documents per synthesis forward.
 
     Raises:
         ZooError: for ``chain < 1`` or a ``pairs_source`` that is not an existing file.
@@ -344,26 +348,47 @@ class InstructionAugmentation(DocumentTransform):
     keeps_title = False
     stats_column = "ia_stats"
 
-    def __init__(self, pairs_source: str | None = None, chain: int = 2, seed: int = 0):
+    def __init__(self, pairs_source: str | None = None, chain: int = 2, seed: int = 0, synthesizer: str | None = None,
+                 synthesis_batch_size: int = 16):
         if isinstance(chain, bool) or not isinstance(chain, int) or chain < 1:
             raise ZooError(f"chain={chain!r} must be an integer >= 1; pass 1 to render each document on its own")
         if pairs_source is not None and not Path(pairs_source).is_file():
             raise ZooError(f"pairs file not found: {pairs_source}; pass the .jsonl of synthesized pairs "
                            '(one {"id", "pairs"} object per line) or leave pairs_source unset')
         self.pairs_source = str(pairs_source) if pairs_source is not None else None
-        self.chain, self.seed = chain, seed
+        self.chain, self.seed, self.synthesizer = chain, seed, synthesizer
         # Part of the fingerprint: editing a template rebuilds cached augmented data.
         self.version = templates_fingerprint()
         self._pairs: dict[str, list] | None = None
+        self._synthesis_batch_size, self._synthesizer = synthesis_batch_size, None
+
+    def __getstate__(self) -> dict:
+        # datasets pickles the transform to hash it: the loaded synthesizer must not be part of that.
+        return {**self.__dict__, "_synthesizer": None}
+
+    def synthesized(self, texts: list[str]) -> list[list[dict]]:
+        """Pairs the synthesizer writes for ``texts`` (its weights loaded on first use)."""
+        if self._synthesizer is None:
+            import zoo
+
+            self._synthesizer = zoo.load(self.synthesizer)
+        size = self._synthesis_batch_size
+        return [[{"question": p.question, "answer": p.answer} for p in pairs]
+                for start in range(0, len(texts), size) for pairs in self._synthesizer.synthesize(texts[start:start + size])]
 
     @property
     def fingerprint(self) -> str:
-        """Class, settings and the pairs file's content hash (a re-synthesized file invalidates caches)."""
-        if self.pairs_source is None:
-            return super().fingerprint
+        """Class, settings, the pairs file's content hash and the synthesizer's weights (a re-synthesized
+        file or a retrained synthesizer invalidates caches)."""
         from datamodules.base import sha256_file
+        from zoo.checkpoint import weights_identity
 
-        return f"{super().fingerprint}:{sha256_file(Path(self.pairs_source))[:16]}"
+        parts = [super().fingerprint]
+        if self.pairs_source is not None:
+            parts.append(sha256_file(Path(self.pairs_source))[:16])
+        if self.synthesizer is not None:
+            parts.append(weights_identity(self.synthesizer) or self.synthesizer)
+        return ":".join(parts)
 
     def pairs_for(self, doc_id: str) -> list:
         """The pairs of ``doc_id`` in ``pairs_source`` (empty when it has none or there is no file)."""
@@ -376,7 +401,13 @@ class InstructionAugmentation(DocumentTransform):
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         from datamodules.text import document_text
 
-        pair_column = batch.get("pairs") or [None] * len(batch["id"])
+        pair_column = list(batch.get("pairs") or [None] * len(batch["id"]))
+        pair_column = [pairs if pairs is not None else self.pairs_for(str(doc_id))
+                       for doc_id, pairs in zip(batch["id"], pair_column)]
+        if self.synthesizer is not None:
+            missing = [i for i, pairs in enumerate(pair_column) if not pairs]
+            for i, pairs in zip(missing, self.synthesized([batch["text"][i] or "" for i in missing])):
+                pair_column[i] = pairs
         out = {"id": [], "title": [], "text": [], self.stats_column: []}
         group: list[tuple[str, str, list]] = []
 
@@ -394,7 +425,7 @@ class InstructionAugmentation(DocumentTransform):
 
         for doc_id, title, text, pairs in zip(batch["id"], batch["title"], batch["text"], pair_column):
             doc_id, title, text = str(doc_id), title or "", text or ""
-            pairs = list(pairs) if pairs is not None else self.pairs_for(doc_id)
+            pairs = list(pairs)
             # The title goes into the text: the DataModule drops the title column (keeps_title).
             text = document_text(title, text)
             if not pairs:

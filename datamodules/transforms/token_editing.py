@@ -416,18 +416,15 @@ class TokenEditing(DocumentTransform):
         return self._editor
 
     def prior_identity(self) -> str:
-        """What names the prior's weights: the card's sha256, else the resolved folder (a hub
-        snapshot path holds the commit), else the reference itself when it does not resolve yet."""
+        """What names the prior's weights (``zoo.checkpoint.weights_identity``), else the reference
+        itself while it does not resolve yet (not cached: it changes once the prior exists)."""
         if self._prior_identity is None:
-            from zoo.checkpoint import read_card, resolve
+            from zoo.checkpoint import weights_identity
 
-            try:
-                folder = resolve(self.prior)
-            except ZooError:
-                return self.prior  # not cached: the identity changes once the prior exists
-            card = read_card(folder)
-            self._prior_identity = (f"sha256:{card['weights_sha256']}" if card and card.get("weights_sha256")
-                                    else str(folder.resolve()))
+            identity = weights_identity(self.prior)
+            if identity is None:
+                return self.prior
+            self._prior_identity = identity
         return self._prior_identity
 
     @property

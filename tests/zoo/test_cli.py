@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import TINY
+from tests.conftest import TINY, tiny_for
 from zoo.paths import PROJECT_ROOT
 
 RECIPES = sorted(p for p in (PROJECT_ROOT / "configs").rglob("*.yaml") if p.parent.name != "trainer")
@@ -24,9 +24,9 @@ def error_line(err: str) -> str:
     return lines[0]
 
 
-def base_substitutes(recipe: Path, base: Path) -> list[str]:
+def base_substitutes(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
     """Overrides that point a recipe's references to built zoo models (a base to continue, an editing
-    prior, a sampling generator) at the tiny test model, so tests need no full build."""
+    prior, a sampling generator, an instruction synthesizer) at tiny test models, so tests need no full build."""
     text = recipe.read_text()
     substitutes = []
     if "init_from:" in text:
@@ -35,30 +35,33 @@ def base_substitutes(recipe: Path, base: Path) -> list[str]:
         substitutes += ["--model.init_args.prior", f"local-dir:{base}"]
     if "sampled:" in text:
         substitutes += ["--data.init_args.mix_source", f"sampled:12:local-dir:{base}"]
+    if "synthesizer:" in text:
+        substitutes += ["--data.init_args.transform.init_args.synthesizer", f"local-dir:{synthesizer}"]
     return substitutes
 
 
-def tiny_overrides(recipe: Path, base: Path) -> list[str]:
-    """TINY plus the base substitutes; a continued model takes its net from the base."""
-    tiny = TINY
+def tiny_overrides(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
+    """TINY (for the recipe's DataModule) plus the base substitutes; a continued model takes its net from the base."""
+    tiny = tiny_for(recipe.read_text())
     if "init_from:" in recipe.read_text():
-        net = TINY.index("--model.init_args.net")
-        tiny = [*TINY[:net], *TINY[net + 2:]]
-    return [*tiny, *base_substitutes(recipe, base)]
+        net = tiny.index("--model.init_args.net")
+        tiny = [*tiny[:net], *tiny[net + 2:]]
+    return [*tiny, *base_substitutes(recipe, base, synthesizer)]
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
-def test_recipe_fast_dev_run(recipe, run_zoo, tmp_path, tiny_folder):
-    code, _, err = run_zoo("fit", "-c", recipe, *tiny_overrides(recipe, tiny_folder), "--trainer.fast_dev_run", "true",
+def test_recipe_fast_dev_run(recipe, run_zoo, tmp_path, tiny_folder, tiny_synthesizer):
+    code, _, err = run_zoo("fit", "-c", recipe, *tiny_overrides(recipe, tiny_folder, tiny_synthesizer),
+                           "--trainer.fast_dev_run", "true",
                            "--trainer.default_root_dir", tmp_path)
     assert code == 0, err
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
-def test_recipe_instantiates_its_classes(recipe, tiny_folder):
+def test_recipe_instantiates_its_classes(recipe, tiny_folder, tiny_synthesizer):
     from zoo.cli import lightning_cli
 
-    cli = lightning_cli(["-c", str(recipe), *base_substitutes(recipe, tiny_folder)], run=False)
+    cli = lightning_cli(["-c", str(recipe), *base_substitutes(recipe, tiny_folder, tiny_synthesizer)], run=False)
     config = cli.config
     assert type(cli.model).__name__ == config.model.class_path.rsplit(".", 1)[-1]
     as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731 (yaml has no tuples)

@@ -171,6 +171,21 @@ class CausalLM(L.LightningModule):
                            floor=self.hparams.min_lr_ratio)
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
+    #: Import path of the ``DocumentTransform`` whose data a method trains on (None: any data).
+    required_transform: str | None = None
+
+    def on_fit_start(self) -> None:
+        if self.required_transform is None:
+            return
+        import importlib
+
+        module_path, _, name = self.required_transform.rpartition(".")
+        transform = getattr(self.trainer.datamodule, "transform", None)
+        if not isinstance(transform, getattr(importlib.import_module(module_path), name)):
+            raise ZooError(f"{type(self).__name__} trains on the data its method writes: set "
+                           f"--data.init_args.transform to {self.required_transform} (the raw-text baseline is "
+                           "zoo.modules.CausalLM)")
+
     # ------------------------------------------------------------------ checkpoints
     def zoo_metadata(self) -> dict[str, Any]:
         """What an export needs besides the weights: class, net config, tokenizer, recipe, data."""

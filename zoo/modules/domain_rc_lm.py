@@ -41,14 +41,7 @@ class DomainRCLM(CausalLM):
         super().__init__(init_from=init_from, learning_rate=learning_rate, weight_decay=weight_decay,
                          warmup_steps=warmup_steps, min_lr_ratio=min_lr_ratio, betas=betas, max_new_tokens=max_new_tokens)
 
-    def on_fit_start(self) -> None:
-        from datamodules.transforms.reading_comprehension import ReadingComprehension
-
-        transform = getattr(self.trainer.datamodule, "transform", None)
-        if not isinstance(transform, ReadingComprehension):
-            raise ZooError("DomainRCLM trains on reading-comprehension texts: set --data.init_args.transform to "
-                           "datamodules.transforms.reading_comprehension.ReadingComprehension (the raw-text baseline, "
-                           "DAPT, is zoo.modules.CausalLM)")
+    required_transform = "datamodules.transforms.reading_comprehension.ReadingComprehension"
 
     def zoo_metadata(self) -> dict[str, Any]:
         return {**super().zoo_metadata(), "method": "AdaptLLM reading comprehension (Cheng et al., ICLR 2024)"}

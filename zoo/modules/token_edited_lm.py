@@ -75,6 +75,7 @@ class TokenEditedLM(CausalLM):
                            "`zoo synth toedit`")
 
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         if self.editor is not None:
             self.editor.net.to(self.device)
 

@@ -1,0 +1,39 @@
+"""``InstructionPretrainedLM``: pre-training on raw text augmented with synthesized instruction pairs.
+
+Cheng et al., "Instruction Pre-Training: Language Models are Supervised Multitask Learners" (EMNLP
+2024). An instruction synthesizer (``InstructionSynthesizer``) writes question/answer pairs for every
+raw text; each text followed by its pairs, rendered with varied templates and chained with other
+texts in few-shot order (``datamodules.transforms.instruction_templates.InstructionAugmentation``),
+is the pre-training data, next to raw text and the synthesizer's own training data. The objective
+stays next-token prediction over the whole text, so the method lives in the data: this is
+``CausalLM`` that insists on that data, from scratch or continued from ``init_from`` (the domain
+variant). Its baseline (vanilla pre-training, or DAPT for the domain variant) is ``CausalLM`` on the
+raw text for the same steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo.modules.causal_lm import CausalLM
+
+
+class InstructionPretrainedLM(CausalLM):
+    """A causal LM pre-trained on instruction-augmented text.
+
+    Args:
+        net: Backbone preset (``llama-tiny``...); ignored with ``init_from``.
+        net_overrides: ``LlamaConfig`` fields that change the preset.
+        init_from: Continue these weights (the domain variant) instead of starting from scratch.
+        learning_rate: Peak AdamW learning rate.
+        weight_decay: AdamW weight decay on matrices.
+        warmup_steps: Linear warm-up steps before the cosine decay.
+        min_lr_ratio: Final learning rate as a share of the peak.
+        betas: AdamW betas.
+        max_new_tokens: Tokens generated per prompt by ``predict``.
+    """
+
+    required_transform = "datamodules.transforms.instruction_templates.InstructionAugmentation"
+
+    def zoo_metadata(self) -> dict[str, Any]:
+        return {**super().zoo_metadata(), "method": "Instruction Pre-Training (Cheng et al., EMNLP 2024)"}

@@ -1,0 +1,116 @@
+"""``InstructionSynthesizer``: a causal LM that writes question/answer pairs about a raw text.
+
+Instruction Pre-Training (Cheng et al., EMNLP 2024) fine-tunes a causal LM on context-based task
+data: input ``" <CON> {text} </CON>\\n\\n"``, output ``"<QUE> q <ANS> a </END>"`` pairs, with the loss
+on the output only (``datamodules.instruction``). It then synthesizes pairs for every raw text of a
+pre-training corpus by batched, KV-cached greedy decoding; generations are parsed and their
+duplicate questions dropped (``datamodules.transforms.instruction_format``). In multi-round
+synthesis a text is prompted after the previous round's text and pairs when both fit the window.
+The pre-training that uses the pairs is ``InstructionPretrainedLM``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from datamodules.instruction import IGNORE_INDEX, context_ids
+from datamodules.transforms.instruction_format import QAPair, multi_round_prompts, parse_pairs
+from zoo.modules.causal_lm import CausalLM
+
+
+class InstructionSynthesizer(CausalLM):
+    """Fine-tunes a base LM into an instruction synthesizer and synthesizes pairs in ``predict``.
+
+    Args:
+        init_from: The base model to fine-tune (zoo name, ``local-dir:`` or ``hf-hub:``).
+        learning_rate: Peak AdamW learning rate.
+        weight_decay: AdamW weight decay on matrices.
+        warmup_steps: Linear warm-up steps before the cosine decay.
+        min_lr_ratio: Final learning rate as a share of the peak.
+        betas: AdamW betas.
+        max_new_tokens: Longest synthesized completion (upstream: 400).
+        window: Tokens of prompt plus completion (upstream: 4096; capped at the net's positions).
+    """
+
+    def __init__(self, init_from: str | None = "base-lm-tiny", learning_rate: float = 1e-3, weight_decay: float = 0.1,
+                 warmup_steps: int = 20, min_lr_ratio: float = 0.1, betas: tuple[float, float] = (0.9, 0.95),
+                 max_new_tokens: int = 160, window: int = 512, net: str = "llama-tiny"):
+        super().__init__(net=net, init_from=init_from, learning_rate=learning_rate, weight_decay=weight_decay,
+                         warmup_steps=warmup_steps, min_lr_ratio=min_lr_ratio, betas=betas,
+                         max_new_tokens=max_new_tokens)
+
+    # ------------------------------------------------------------------ fine-tuning
+    def pair_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Cross-entropy on the pairs' tokens only (the prompt and padding are ignored)."""
+        targets = F.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE_INDEX)
+        # Right padding: causal attention never reaches it, so no mask is needed.
+        return self.lm_loss(batch["input_ids"], targets)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, _, _ = self.pair_loss(batch)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, logits, targets = self.pair_loss(batch)
+        self.val_ppl(logits, targets)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True)
+        self.log("val/ppl", self.val_ppl, prog_bar=True)
+
+    def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        loss, logits, targets = self.pair_loss(batch)
+        self.test_ppl(logits, targets)
+        self.log("test/loss", loss, sync_dist=True)
+        self.log("test/ppl", self.test_ppl)
+
+    # ------------------------------------------------------------------ synthesis
+    @property
+    def window(self) -> int:
+        return min(self.hparams.window, self.net.config.max_position_embeddings)
+
+    def prompt_ids(self, texts: Sequence[str], previous: Sequence[tuple[str, list[QAPair]] | None] | None = None
+                   ) -> list[list[int]]:
+        """Token ids of each text's prompt: with the previous round's demonstration when it fits."""
+        tok, budget = self.tokenizer, self.window - self.hparams.max_new_tokens - 1
+        count = lambda prompt: len(tok(prompt, add_special_tokens=False)["input_ids"])  # noqa: E731
+        prompts = multi_round_prompts(list(texts), list(previous or [None] * len(texts)), count, budget, 0)
+        ids = []
+        for text, prompt, demo in zip(texts, prompts, previous or [None] * len(texts)):
+            encoded = tok(prompt, add_special_tokens=False)["input_ids"]
+            # A plain prompt whose context is too long is cut, keeping its closing marker.
+            ids.append([tok.bos_token_id, *(encoded if len(encoded) <= budget else context_ids(tok, text, budget))])
+        return ids
+
+    @torch.no_grad()
+    def synthesize(self, texts: Sequence[str], previous: Sequence[tuple[str, list[QAPair]] | None] | None = None
+                   ) -> list[list[QAPair]]:
+        """Greedy, batched, KV-cached synthesis of question/answer pairs for each text."""
+        tok = self.tokenizer
+        rows = self.prompt_ids(texts, previous)
+        width = max(len(row) for row in rows)
+        # Left padding: every row's next token is at the same position.
+        input_ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long, device=self.device)
+        attention_mask = torch.zeros_like(input_ids)
+        for r, row in enumerate(rows):
+            input_ids[r, width - len(row):] = torch.tensor(row, device=self.device)
+            attention_mask[r, width - len(row):] = 1
+        generated = self.net.generate(input_ids=input_ids, attention_mask=attention_mask, do_sample=False,
+                                      max_new_tokens=self.hparams.max_new_tokens, use_cache=True,
+                                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        completions = tok.batch_decode(generated[:, width:], skip_special_tokens=True)
+        return [parse_pairs(completion) for completion in completions]
+
+    def predict_step(self, batch: list[dict], batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
+        """Pairs for a batch of ``SynthesisDataModule`` items (with ``previous`` in later rounds)."""
+        previous = [(item["previous"]["text"], [QAPair(**p) for p in item["previous"]["pairs"]])
+                    if item.get("previous") else None for item in batch]
+        synthesized = self.synthesize([item["text"] for item in batch], previous)
+        return [{"id": item["id"], "index": item["index"], "shard": item["shard"], "title": item["title"],
+                 "text": item["text"], "pairs": [{"question": p.question, "answer": p.answer} for p in pairs]}
+                for item, pairs in zip(batch, synthesized)]
+
+    def zoo_metadata(self) -> dict[str, Any]:
+        return {**super().zoo_metadata(), "method": "Instruction synthesizer (Cheng et al., EMNLP 2024)"}
