@@ -77,12 +77,17 @@ class SynthesisDataModule(ZooDataModule):
         world: ``WorldConfig`` fields for ``tinyworld:`` sources.
         split: Keep only this split of the source's documents (``train``, ``val``, ``test``; the
             split of ``TextCorpusDataModule`` with the default fractions and ``seed``), or all of them.
+        first: Skip the documents before this one (a slice of the source: one round of a multi-round
+            synthesis).
+        count: Take at most this many documents from ``first`` on (unset: all the rest).
+        previous_dir: The previous round's output: item ``j`` carries its row ``j`` (text and pairs) as
+            ``previous``, the demonstration of multi-round instruction synthesis.
         seed: Seed of the split.
     """
 
     def __init__(self, out_dir: str, source: str | None = None, n_documents: int | None = None, shard_size: int = 256,
                  batch_size: int = 16, text_field: str = "text", world: dict | None = None, split: str | None = None,
-                 seed: int = 0):
+                 first: int = 0, count: int | None = None, previous_dir: str | None = None, seed: int = 0):
         super().__init__(batch_size=batch_size, seed=seed)
         if (source is None) == (n_documents is None):
             raise ZooError("synthesis needs exactly one of --data.source (documents to edit) and --data.n_documents "
@@ -95,6 +100,7 @@ class SynthesisDataModule(ZooDataModule):
             raise ZooError(f"--data.split={split!r}: use train, val, test or leave it unset for every document")
         self.out_dir, self.source, self.n_documents = Path(out_dir), source, n_documents
         self.shard_size, self.text_field, self.world, self.split = shard_size, text_field, dict(world or {}), split
+        self.first, self.count, self.previous_dir = first, count, previous_dir
         self._items: list[dict] | None = None
 
     @property
@@ -109,10 +115,14 @@ class SynthesisDataModule(ZooDataModule):
                         zip(documents["id"], documents["title"], documents["text"])]
                 if self.split:
                     rows = [r for r in rows if split_of(r["id"], seed=self.seed) == self.split]
+                rows = rows[self.first:None if self.count is None else self.first + self.count]
                 if not rows:
-                    raise ZooError(f"{self.source}: no documents to synthesise from (split {self.split}); "
-                                   "check --data.source and --data.split")
-            self._items = [{**row, "index": i, "shard": i // self.shard_size} for i, row in enumerate(rows)]
+                    raise ZooError(f"{self.source}: no documents to synthesise from (split {self.split}, from "
+                                   f"{self.first}); check --data.source, --data.split and the slice")
+            previous = read_shards(self.previous_dir) if self.previous_dir else []
+            self._items = [{**row, "index": i, "shard": i // self.shard_size,
+                            **({"previous": {"text": previous[i]["text"], "pairs": previous[i]["pairs"]}}
+                               if i < len(previous) else {})} for i, row in enumerate(rows)]
         return self._items
 
     @property

@@ -325,6 +325,41 @@ def cmd_synth_sample(args: argparse.Namespace) -> int:
     return run_synthesis(module, data, Path(args.output), args.trainer_args)
 
 
+def cmd_synth_instruct(args: argparse.Namespace) -> int:
+    import json
+
+    from datamodules.base import check_source
+    from datamodules.synthesis import SynthesisDataModule, read_shards
+    from datamodules.transforms.instruction_format import round_slices
+    from zoo.paths import atomic_write_text
+
+    check_source(args.input)
+    if args.rounds < 1:
+        raise ZooError(f"--rounds={args.rounds}: use 1 (plain synthesis) or more (multi-round, few-shot)")
+    out = Path(args.output)
+    module = ["--model", "zoo.modules.InstructionSynthesizer", "--model.init_from", args.model,
+              "--model.max_new_tokens", str(args.max_new_tokens)]
+    common = ["--data.source", args.input, "--data.shard_size", str(args.shard_size),
+              "--data.batch_size", str(args.batch_size)]
+    total = len(SynthesisDataModule(str(out), source=args.input).items)
+    previous = None
+    for number, part in enumerate(round_slices(total, args.rounds)):
+        if not len(part):
+            continue
+        folder = out / f"round-{number}" if args.rounds > 1 else out
+        data = [*common, "--data.first", str(part.start), "--data.count", str(len(part)),
+                *(["--data.previous_dir", str(previous)] if previous else [])]
+        run_synthesis(module, data, folder, args.trainer_args)
+        previous = folder
+    rows = [row for number in range(args.rounds)
+            for row in read_shards(out / f"round-{number}" if args.rounds > 1 else out)]
+    atomic_write_text(out / "pairs.jsonl", "".join(json.dumps({"id": row["id"], "pairs": row["pairs"]}) + "\n"
+                                                 for row in rows))
+    print(f"{sum(len(row['pairs']) for row in rows)} pairs for {len(rows)} documents in {out / 'pairs.jsonl'} "
+          "(InstructionAugmentation's pairs_source)")
+    return 0
+
+
 def verb_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="lmzoo: train, load and benchmark LM adaptation methods. "
                                      "Lightning subcommands: zoo fit|validate|test|predict -c CONFIG (see zoo fit --help).")
@@ -368,7 +403,7 @@ def verb_parser() -> argparse.ArgumentParser:
     board.add_argument("--check", action="store_true", help="exit 1 if the files in --out differ from a fresh regeneration")
     board.set_defaults(run=cmd_leaderboard)
     synth = verbs.add_parser("synth", help="data synthesis: rc (AdaptLLM reading comprehension), toedit (ToEdit token "
-                             "editing), sample (a corpus sampled from an LM)")
+                             "editing), sample (a corpus sampled from an LM), instruct (instruction-response pairs)")
     kinds = synth.add_subparsers(dest="kind", required=True)
     rc = kinds.add_parser("rc", help="turn documents into AdaptLLM reading-comprehension texts")
     rc.add_argument("--in", dest="input", required=True, help=".jsonl (id/title/text) or a folder of .txt (line 1 = title)")
@@ -404,6 +439,16 @@ def verb_parser() -> argparse.ArgumentParser:
     sample.add_argument("--max-new-tokens", type=int, default=320)
     sample.add_argument("--temperature", type=float, default=1.0)
     sample.set_defaults(run=cmd_synth_sample)
+    instruct = kinds.add_parser("instruct", parents=[shards],
+                                help="synthesize instruction-response pairs for documents (Instruction Pre-Training)")
+    instruct.add_argument("--in", dest="input", required=True,
+                          help="documents: .jsonl (id/title/text) file or folder, tinyworld:<domain>, hf-hub:...")
+    instruct.add_argument("--model", default="instruct-synth-tiny", help="instruction synthesizer: zoo name or local-dir:")
+    instruct.add_argument("--max-new-tokens", type=int, default=160, help="longest completion (upstream: 400)")
+    instruct.add_argument("--rounds", type=int, default=1,
+                          help="multi-round synthesis: the corpus in this many slices, each text prompted after the "
+                               "previous slice's text at its index and that text's pairs")
+    instruct.set_defaults(run=cmd_synth_instruct)
     suites = verbs.add_parser("suites", help="list the benchmark suites with their hashes")
     suites.add_argument("--pin", metavar="SUITE", help="recompute a suite's data pins (after a deliberate data change)")
     suites.set_defaults(run=cmd_suites)

@@ -1,0 +1,181 @@
+"""Instruction Pre-Training: the synthesizer's data and loss, synthesis (sharded, multi-round), augmentation."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from datamodules.instruction import IGNORE_INDEX, SynthesizerDataModule, context_ids, synthesizer_examples
+from datamodules.synthesis import SynthesisDataModule, read_shards
+from datamodules.transforms.instruction_format import CON_END, QAPair, render_pairs
+from tests.conftest import TINY
+from zoo.errors import ZooError
+
+
+def synth_data(**kwargs) -> SynthesizerDataModule:
+    dm = SynthesizerDataModule(**{"world": {"n_entities": 24}, "max_length": 256, "batch_size": 4, **kwargs})
+    dm.setup()
+    return dm
+
+
+def test_examples_come_from_synthesizer_entities_only():
+    from datamodules.tinyworld import generate_world
+
+    world = generate_world(n_entities=24)
+    evaluated = {e["name"] for e in world.entities if e["split"] == "eval"}
+    examples = synthesizer_examples("tinyworld:general", {"n_entities": 24})
+    entity_of = {p["id"]: p["entity"] for p in world.qa_pairs}
+    assert examples and all(entity_of[e["id"]] not in evaluated for e in examples)
+    # Documents mention related entities, but no question asks about an evaluated one.
+    assert not any(name in pair["question"] for e in examples for pair in e["pairs"] for name in evaluated)
+
+
+def test_labels_cover_the_pairs_and_eos_only():
+    dm = synth_data()
+    tok = dm.tokenizer
+    ids, labels = dm.splits["train"][0]
+    start = next(i for i, label in enumerate(labels) if label != IGNORE_INDEX)
+    assert tok.decode(ids[:start]).endswith(f"{CON_END}\n\n") and ids[0] == tok.bos_token_id
+    assert labels[start:] == ids[start:] and labels[-1] == tok.eos_token_id
+    assert tok.decode(labels[start:-1]).startswith("<QUE>") and "</END>" in tok.decode(labels[start:-1])
+
+
+def test_long_examples_keep_their_closing_marker_and_fit_the_window():
+    dm = synth_data(max_length=64)
+    for ids, labels in dm.splits["train"]:
+        assert len(ids) <= 64
+        start = next(i for i, label in enumerate(labels) if label != IGNORE_INDEX)
+        assert dm.tokenizer.decode(ids[:start]).endswith(f"{CON_END}\n\n")
+    tok = dm.tokenizer
+    assert len(context_ids(tok, "word " * 500, 40)) == 40
+    with pytest.raises(ZooError, match="max_length"):
+        SynthesizerDataModule(max_length=16)
+    with pytest.raises(ZooError, match="unknown synthesizer data source"):
+        synthesizer_examples("nowhere")
+
+
+def test_pair_loss_ignores_the_prompt(tiny_synthesizer):
+    import zoo
+
+    module = zoo.load(f"local-dir:{tiny_synthesizer}")
+    dm = synth_data()
+    batch = next(iter(dm.val_dataloader() if len(dm.splits["val"]) else dm.train_dataloader()))
+    loss, logits, targets = module.pair_loss(batch)
+    labels = batch["labels"]
+    manual = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1),
+                             ignore_index=IGNORE_INDEX)
+    torch.testing.assert_close(loss, manual)
+    # Changing a prompt token changes the logits after it, but no prompt position is a target.
+    assert ((targets != IGNORE_INDEX).sum(1) == (labels != IGNORE_INDEX).sum(1)).all()
+
+
+def test_synthesis_is_batched_deterministic_and_parsed(tiny_synthesizer):
+    import zoo
+
+    module = zoo.load(f"local-dir:{tiny_synthesizer}")
+    texts = ["Rora Elna is a native of Lisbon.", "Turo Marten works as a baker in Oslo.", "A third text."]
+    together = module.synthesize(texts)
+    assert len(together) == 3 and all(isinstance(p, QAPair) for pairs in together for p in pairs)
+    assert module.synthesize(texts[1:2]) == together[1:2], "left padding does not change a row's greedy text"
+
+
+def test_a_previous_round_is_prefixed_only_when_it_fits(tiny_synthesizer):
+    import zoo
+
+    module = zoo.load(f"local-dir:{tiny_synthesizer}")
+    demo = ("An earlier text.", [QAPair("What is it?", "An earlier text")])
+    plain, prefixed = module.prompt_ids(["This text."]), module.prompt_ids(["This text."], [demo])
+    assert len(prefixed[0]) > len(plain[0]) and prefixed[0][-len(plain[0]) + 1:] == plain[0][1:]
+    assert render_pairs(demo[1]) in module.tokenizer.decode(prefixed[0])
+    long_demo = ("word " * 2000, demo[1])
+    assert module.prompt_ids(["This text."], [long_demo]) == plain, "a demonstration that does not fit is dropped"
+
+
+def test_synth_instruct_shards_rounds_and_pairs_file(run_zoo, tiny_synthesizer, tmp_path):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": f"d{i}", "title": "", "text": f"Text number {i} is about Lisbon."}) + "\n"
+                            for i in range(7)))
+    code, out, err = run_zoo("synth", "instruct", "--model", f"local-dir:{tiny_synthesizer}", "--in", docs,
+                             "--out", tmp_path / "one", "--shard-size", "3", "--max-new-tokens", "16",
+                             "--", "--trainer.enable_progress_bar=false")
+    assert code == 0, err
+    rows = read_shards(tmp_path / "one")
+    assert [r["id"] for r in rows] == [f"d{i}" for i in range(7)] and all("pairs" in r for r in rows)
+    pairs_file = [json.loads(line) for line in (tmp_path / "one" / "pairs.jsonl").read_text().splitlines()]
+    assert [p["id"] for p in pairs_file] == [f"d{i}" for i in range(7)]
+    code, out, err = run_zoo("synth", "instruct", "--model", f"local-dir:{tiny_synthesizer}", "--in", docs,
+                             "--out", tmp_path / "two", "--rounds", "2", "--max-new-tokens", "16",
+                             "--", "--trainer.enable_progress_bar=false")
+    assert code == 0, err
+    assert [len(read_shards(tmp_path / "two" / f"round-{r}")) for r in (0, 1)] == [4, 3]
+    assert len((tmp_path / "two" / "pairs.jsonl").read_text().splitlines()) == 7
+    code, _, err = run_zoo("synth", "instruct", "--in", docs, "--out", tmp_path / "bad", "--rounds", "0")
+    assert code == 2 and "--rounds=0" in err and not (tmp_path / "bad").exists()
+
+
+def test_later_rounds_carry_the_previous_round(tmp_path):
+    previous = tmp_path / "round-0"
+    previous.mkdir()
+    (previous / "shard-00000.jsonl").write_text("".join(
+        json.dumps({"index": i, "id": f"d{i}", "text": f"old {i}", "pairs": [{"question": "q", "answer": "a"}]}) + "\n"
+        for i in range(2)))
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": f"d{i}", "title": "", "text": f"new {i}"}) + "\n" for i in range(5)))
+    plan = SynthesisDataModule(str(tmp_path / "round-1"), source=str(docs), first=2, count=3,
+                               previous_dir=str(previous))
+    items = plan.items
+    assert [i["text"] for i in items] == ["new 2", "new 3", "new 4"]
+    assert [i.get("previous", {}).get("text") for i in items] == ["old 0", "old 1", None]
+
+
+def test_augmentation_asks_the_synthesizer_for_missing_pairs(tiny_synthesizer):
+    from datamodules.transforms.instruction_templates import InstructionAugmentation
+
+    transform = InstructionAugmentation(synthesizer=f"local-dir:{tiny_synthesizer}", chain=1)
+    batch = {"id": ["a", "b"], "title": ["", ""], "text": ["Rora Elna is a native of Lisbon.", "Another text."],
+             "pairs": [[{"question": "Where is Rora from?", "answer": "Lisbon"}], None]}
+    out = transform(batch)
+    assert "Where is Rora from?" in out["text"][0] and len(out["text"]) == 2
+    synthesized = transform.synthesized([batch["text"][1]])[0]
+    assert all(p["question"] in out["text"][1] for p in synthesized)
+    assert "sha256:" in transform.fingerprint, "the synthesizer's weights are part of the cache key"
+    assert InstructionAugmentation().fingerprint != transform.fingerprint
+
+
+def test_synthesis_quality_scores_pairs_against_the_world(tiny_synthesizer):
+    import zoo
+    from benchmarks.evaluators import get_evaluator
+
+    module = zoo.load(f"local-dir:{tiny_synthesizer}")
+    scores = {s.metric: s.value for s in get_evaluator("synthesis_quality")(
+        module, {"domain": "general", "world": {"n_entities": 24}, "n_documents": 4, "batch_size": 2}, None)}
+    assert set(scores) == {"fact_exact_match", "answerable", "pairs_per_document", "parsed", "fact_questions"}
+    assert all(0 <= v for v in scores.values()) and scores["parsed"] <= 1
+
+
+@pytest.mark.parametrize("recipe, module", [("configs/adaptllm/adaptllm-biomed-tiny.yaml", "DomainRCLM"),
+                                            ("configs/instruction_pretrain/instruct-lm-tiny.yaml",
+                                             "InstructionPretrainedLM")])
+def test_a_method_without_its_data_is_one_line(run_zoo, tmp_path, tiny_folder, recipe, module):
+    from zoo.paths import PROJECT_ROOT
+
+    base = ["--model.init_args.init_from", f"local-dir:{tiny_folder}"] if module == "DomainRCLM" else []
+    code, _, err = run_zoo("fit", "-c", PROJECT_ROOT / recipe, *TINY[2:] if base else TINY, *base,
+                           "--data.init_args.transform", "null", "--data.init_args.mix_source", "null",
+                           "--trainer.default_root_dir", tmp_path)
+    assert code == 2 and "Traceback" not in err
+    assert f"zoo: error: {module} trains on the data its method writes" in err
+
+
+@pytest.mark.skipif(not Path(os.environ.get("ZOO_DATA_DIR", "/nonexistent"), "pubmedqa").is_dir(),
+                    reason="needs ZOO_DATA_DIR with pubmedqa")
+def test_pubmedqa_examples_leave_out_the_test_questions():
+    examples = synthesizer_examples("zoo-data:pubmedqa-qa")
+    test = set(json.loads((Path(os.environ["ZOO_DATA_DIR"]) / "pubmedqa" / "test_ground_truth.json").read_text()))
+    assert len(examples) == 500 and not {e["id"].removeprefix("pubmedqa-") for e in examples} & test
+    assert all(len(e["pairs"]) == 1 and e["pairs"][0]["answer"] for e in examples)
