@@ -85,9 +85,10 @@ class InstructionSynthesizer(CausalLM):
         return ids
 
     @torch.no_grad()
-    def synthesize(self, texts: Sequence[str], previous: Sequence[tuple[str, list[QAPair]] | None] | None = None
-                   ) -> list[list[QAPair]]:
-        """Greedy, batched, KV-cached synthesis of question/answer pairs for each text."""
+    def complete(self, texts: Sequence[str], previous: Sequence[tuple[str, list[QAPair]] | None] | None = None
+                 ) -> torch.Tensor:
+        """Greedy completions of the texts' prompts in one left-padded, KV-cached batch: ``(B, new tokens)``
+        (rows that stop early are padded)."""
         tok = self.tokenizer
         rows = self.prompt_ids(texts, previous)
         width = max(len(row) for row in rows)
@@ -100,7 +101,12 @@ class InstructionSynthesizer(CausalLM):
         generated = self.net.generate(input_ids=input_ids, attention_mask=attention_mask, do_sample=False,
                                       max_new_tokens=self.hparams.max_new_tokens, use_cache=True,
                                       pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-        completions = tok.batch_decode(generated[:, width:], skip_special_tokens=True)
+        return generated[:, width:]
+
+    def synthesize(self, texts: Sequence[str], previous: Sequence[tuple[str, list[QAPair]] | None] | None = None
+                   ) -> list[list[QAPair]]:
+        """Question/answer pairs for each text: batched greedy completions, parsed, duplicates dropped."""
+        completions = self.tokenizer.batch_decode(self.complete(texts, previous), skip_special_tokens=True)
         return [parse_pairs(completion) for completion in completions]
 
     def predict_step(self, batch: list[dict], batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
