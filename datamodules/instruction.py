@@ -9,13 +9,11 @@ synthesizer entities, disjoint from the entities the suites ask about) or ``zoo-
 
 from __future__ import annotations
 
-import json
-
 import torch
 from torch.utils.data import Dataset
 
 from datamodules.base import ZooDataModule, split_of
-from datamodules.real_corpora import _read, data_dir
+from datamodules.real_corpora import data_dir, pubmedqa_training_items
 from datamodules.transforms.instruction_format import CON, CON_END, QAPair, render_pairs
 from zoo.errors import ZooError
 
@@ -37,19 +35,9 @@ def context_ids(tokenizer, context: str, budget: int) -> list[int]:
 
 def pubmedqa_examples() -> list[dict]:
     """PubMedQA expert-labelled items outside its 500 test PMIDs: context -> (question, long answer)."""
-    import ast
-
-    root = data_dir()
-    items = json.loads(_read(root / "pubmedqa" / "ori_pqal.json"))
-    test = set(json.loads(_read(root / "pubmedqa" / "test_ground_truth.json")))
-    examples = []
-    for pmid in sorted(set(items) - test):
-        item = items[pmid]
-        contexts = item["CONTEXTS"]
-        contexts = ast.literal_eval(contexts) if isinstance(contexts, str) else contexts
-        examples.append({"id": f"pubmedqa-{pmid}", "context": " ".join(contexts),
-                         "pairs": [{"question": item["QUESTION"], "answer": item["LONG_ANSWER"]}]})
-    return examples
+    return [{"id": f"pubmedqa-{pmid}", "context": " ".join(contexts),
+             "pairs": [{"question": item["QUESTION"], "answer": item["LONG_ANSWER"]}]}
+            for pmid, item, contexts in pubmedqa_training_items(data_dir())]
 
 
 def synthesizer_examples(source: str, world: dict | None = None) -> list[dict]:

@@ -32,20 +32,25 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def biomed_text(root: Path) -> list[dict[str, str]]:
-    """PubMedQA non-test abstracts (titled by their question) and ROCO captions."""
+def pubmedqa_training_items(root: Path) -> list[tuple[str, dict, list[str]]]:
+    """``(pmid, item, contexts)`` of the PubMedQA expert-labelled items outside its 500 test PMIDs
+    (the ``real-biomed`` suite evaluates those: they must never be trained on)."""
     import ast
 
     items = json.loads(_read(root / "pubmedqa" / "ori_pqal.json"))
     test = set(json.loads(_read(root / "pubmedqa" / "test_ground_truth.json")))
-    documents = []
+    training = []
     for pmid in sorted(set(items) - test):
-        item = items[pmid]
-        contexts = item["CONTEXTS"]
+        contexts = items[pmid]["CONTEXTS"]
         # The local copy stores lists as their Python repr; the hub copy as lists.
-        contexts = ast.literal_eval(contexts) if isinstance(contexts, str) else contexts
-        body = " ".join([*contexts, item["LONG_ANSWER"]])
-        documents.append({"id": f"pubmedqa-{pmid}", "title": item["QUESTION"], "text": body})
+        training.append((pmid, items[pmid], ast.literal_eval(contexts) if isinstance(contexts, str) else contexts))
+    return training
+
+
+def biomed_text(root: Path) -> list[dict[str, str]]:
+    """PubMedQA non-test abstracts (titled by their question) and ROCO captions."""
+    documents = [{"id": f"pubmedqa-{pmid}", "title": item["QUESTION"], "text": " ".join([*contexts, item["LONG_ANSWER"]])}
+                 for pmid, item, contexts in pubmedqa_training_items(root)]
     with open(root / "roco" / "captions_cc_by.tsv", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             documents.append({"id": row["roco_id"], "title": "", "text": row["caption"]})

@@ -19,19 +19,7 @@ from zoo.modules.causal_lm import CausalLM
 
 
 class InstructionPretrainedLM(CausalLM):
-    """A causal LM pre-trained on instruction-augmented text.
-
-    Args:
-        net: Backbone preset (``llama-tiny``...); ignored with ``init_from``.
-        net_overrides: ``LlamaConfig`` fields that change the preset.
-        init_from: Continue these weights (the domain variant) instead of starting from scratch.
-        learning_rate: Peak AdamW learning rate.
-        weight_decay: AdamW weight decay on matrices.
-        warmup_steps: Linear warm-up steps before the cosine decay.
-        min_lr_ratio: Final learning rate as a share of the peak.
-        betas: AdamW betas.
-        max_new_tokens: Tokens generated per prompt by ``predict``.
-    """
+    """A causal LM pre-trained on instruction-augmented text; its arguments are ``CausalLM``'s."""
 
     required_transform = "datamodules.transforms.instruction_templates.InstructionAugmentation"
 
