@@ -254,15 +254,18 @@ def edit_tokens(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: t
     deleted = editable & (prob < settings.delete_below) if settings.deletes else torch.zeros_like(valid)
     edited = ids
     if replaced.any():
-        top_logits, top_ids = logits.topk(min(settings.top_k, vocab), dim=-1)
+        # Top-k only where a token is resampled: over the whole (B, T, V) tensor it cost more than half of
+        # the rule (benchmarks/perf/edit_throughput.py). Position i is predicted by logits at i - 1.
+        rows, positions = replaced.nonzero(as_tuple=True)
+        top_logits, top_ids = logits[rows, positions - 1].topk(min(settings.top_k, vocab), dim=-1)
         # softmax(topk logprob / beta): the log-normaliser cancels, so raw logits do.
         cdf = torch.softmax(top_logits.float() / settings.resolved_beta, dim=-1).double().cumsum(-1)
-        uniform = keyed_uniform(row_keys(ids, valid), length, settings.seed)
+        uniform = keyed_uniform(row_keys(ids, valid), length, settings.seed)[rows, positions]
         # Inverse CDF; the clamp guards a rounded-down last cdf entry.
-        pick = torch.searchsorted(cdf[:, :-1].contiguous(), uniform[:, 1:, None].contiguous(), right=True)
-        sampled = top_ids[:, :-1].gather(-1, pick.clamp(max=top_ids.shape[-1] - 1)).squeeze(-1)
+        pick = torch.searchsorted(cdf, uniform[:, None].contiguous(), right=True)
+        sampled = top_ids.gather(-1, pick.clamp(max=top_ids.shape[-1] - 1)).squeeze(-1)
         edited = ids.clone()
-        edited[:, 1:] = torch.where(replaced[:, 1:], sampled, ids[:, 1:])
+        edited[rows, positions] = sampled
     changed = replaced & (edited != ids)
 
     keep = valid & ~deleted
