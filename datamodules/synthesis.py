@@ -153,8 +153,9 @@ def sampled_corpus(model: str, n_documents: int, seed: int = 0, shard_size: int 
                    max_new_tokens: int = 320) -> tuple[list[dict], str]:
     """A corpus sampled from ``model`` (the ``sampled:<n>:<model>`` source), cached under ZOO_HOME.
 
-    The same rows as ``zoo synth sample --model MODEL --n-documents N`` with these settings: the
-    same module, shard and batch plan, so the same per-batch random streams.
+    The same rows as ``zoo synth sample --model MODEL --n-documents N`` with these settings: the same
+    module, and each document's draws are keyed by its index, so the batch size and shard layout
+    change nothing (they are not part of the cache key).
 
     Returns:
         (rows with ``id``/``title``/``text``, fingerprint: the model's weights, the count, the settings).
@@ -167,7 +168,7 @@ def sampled_corpus(model: str, n_documents: int, seed: int = 0, shard_size: int 
     from zoo.paths import atomic_dir, cache_dir
 
     resolve(model)  # an unknown or unbuilt model is an error here, not a cache key
-    key = fingerprint("sampled", weights_identity(model), n_documents, seed, shard_size, batch_size, max_new_tokens)
+    key = fingerprint("sampled", weights_identity(model), n_documents, seed, max_new_tokens)
     folder = cache_dir("sampled") / key
     if not folder.is_dir():
         sampler = LMSampler(model, max_new_tokens=max_new_tokens, seed=seed).eval()

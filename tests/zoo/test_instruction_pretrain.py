@@ -172,8 +172,6 @@ def test_a_method_without_its_data_is_one_line(run_zoo, tmp_path, tiny_folder, r
     assert f"zoo: error: {module} trains on the data its method writes" in err
 
 
-@pytest.mark.skipif(not Path(os.environ.get("ZOO_DATA_DIR", "/nonexistent"), "pubmedqa").is_dir(),
-                    reason="needs ZOO_DATA_DIR with pubmedqa")
 def test_pubmedqa_examples_leave_out_the_test_questions():
     examples = synthesizer_examples("zoo-data:pubmedqa-qa")
     test = set(json.loads((Path(os.environ["ZOO_DATA_DIR"]) / "pubmedqa" / "test_ground_truth.json").read_text()))
