@@ -25,22 +25,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from zoo.errors import ZooError
+from zoo.hashing import fingerprint
 
 FILE_FORMATS = {".jsonl": "json", ".json": "json", ".txt": "text", ".parquet": "parquet"}
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def fingerprint(*parts: Any) -> str:
-    """A short sha256 over JSON-serialisable parts (the cache key of derived data)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
 def _inspect_file(path: Path) -> tuple[str, bool]:

@@ -162,7 +162,7 @@ def sampled_corpus(model: str, n_documents: int, seed: int = 0, shard_size: int 
     """
     from tqdm.auto import tqdm
 
-    from datamodules.base import fingerprint
+    from zoo.hashing import fingerprint
     from zoo.checkpoint import resolve, weights_identity
     from zoo.modules.synthesis import LMSampler
     from zoo.paths import atomic_dir, cache_dir

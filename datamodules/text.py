@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datamodules.base import (HELD_OUT_FRACTION, TensorDictDataset, ZooDataModule, fingerprint, load_documents,
+from datamodules.base import (HELD_OUT_FRACTION, TensorDictDataset, ZooDataModule, load_documents,
                               split_of)
 from datamodules.multiple_choice import MultipleChoiceDataset, collate_choices
 from datamodules.transforms import DocumentTransform
 from zoo.errors import ZooError
+from zoo.hashing import fingerprint
 from zoo.paths import atomic_dir, cache_dir
 
 #: Bump when packing changes, so cached blocks are rebuilt.

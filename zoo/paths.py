@@ -21,6 +21,7 @@ def zoo_home() -> Path:
 
 #: Which build (``full`` or ``smoke``) a bare registry name means; a smoke build sets ``smoke`` so
 #: every name its recipe mentions (a base to continue, a prior, a generator) is a smoke build too.
+PRESETS = ("full", "smoke")
 _PRESET = contextvars.ContextVar("zoo_preset", default="full")
 
 

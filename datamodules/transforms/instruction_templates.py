@@ -380,7 +380,7 @@ class InstructionAugmentation(DocumentTransform):
     def fingerprint(self) -> str:
         """Class, settings, the pairs file's content hash and the synthesizer's weights (a re-synthesized
         file or a retrained synthesizer invalidates caches)."""
-        from datamodules.base import sha256_file
+        from zoo.hashing import sha256_file
         from zoo.checkpoint import weights_identity
 
         parts = [super().fingerprint]

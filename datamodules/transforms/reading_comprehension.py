@@ -431,7 +431,7 @@ def domain_keywords(domain_texts: Iterable[str], general_texts: Iterable[str], v
     Returns:
         The keyword set.
     """
-    from datamodules.base import fingerprint
+    from zoo.hashing import fingerprint
     from zoo.paths import atomic_dir, cache_dir
 
     domain_texts, general_texts = list(domain_texts), list(general_texts)
