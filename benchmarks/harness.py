@@ -1,30 +1,40 @@
 """``evaluate(model, suite)``: result rows for one model on one suite, cached.
 
-Text tasks run through lm-eval: zoo folders through the zoo adapter (``ZooLM``), plain HF folders
-and ``hf-hub:`` ids through lm-eval's ``HFLM``. Non-LM tasks run through ``benchmarks.evaluators``.
-Rows are cached under ``ZOO_HOME/cache/results`` by weights sha256 + suite hash + harness version
-(+ limit), so a retrained model is never served an old score.
+How a task is scored follows from what the model is. lm-eval tasks score causal LMs: zoo folders
+through the zoo adapter (``ZooLM``), plain HF folders and ``hf-hub:`` ids through lm-eval's
+``HFLM``. Evaluator tasks (``benchmarks.evaluators``) score the model kinds their evaluator names.
+A task that cannot score the model's kind, or whose data is absent, becomes an error row of its own
+and the suite's other tasks still run.
+
+Rows are cached under ``ZOO_HOME/cache/results`` by the model's identity (every output-shaping file:
+weights, config, tokenizer...), the suite hash and the harness version (+ limit), so a retrained or
+re-tokenized model is never served an old score. Tasks that failed are tried again on the next call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import subprocess
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from benchmarks.suites import Suite, load_suite, task_docs_sha256
+from benchmarks.evaluators import get_evaluator
+from benchmarks.suites import Suite, TaskSpec, load_suite, task_docs_sha256
 from zoo.errors import ZooError
+from zoo.hashing import files_sha256, fingerprint, identity_of
 from zoo.paths import PROJECT_ROOT, atomic_write_text, cache_dir
+from zoo.resolve import model_identity, verified_folder
 
 #: Bump when the harness's scoring or row schema changes: every cached result is recomputed.
-HARNESS_VERSION = 1
-ROW_FIELDS = ("model", "weights_sha256", "suite", "suite_hash", "task", "task_version", "metric", "value",
-              "stderr", "higher_is_better", "n_shot", "batch_size", "dtype", "device", "versions", "git_commit",
-              "date", "error")
+HARNESS_VERSION = 2
+#: The model kinds lm-eval tasks score (through ``ZooLM`` or ``HFLM``).
+LM_EVAL_KINDS = ("causal-lm",)
+ROW_FIELDS = ("model", "model_identity", "weights_sha256", "kind", "suite", "suite_hash", "task", "task_version",
+              "metric", "value", "stderr", "higher_is_better", "n_shot", "batch_size", "dtype", "device", "versions",
+              "git_commit", "date", "error")
 
 
 def git_commit() -> str:
@@ -40,6 +50,7 @@ def git_commit() -> str:
 
 
 def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a result (the zoo's, and lm-eval's)."""
     import lm_eval
 
     from zoo.checkpoint import library_versions as zoo_versions
@@ -48,34 +59,48 @@ def library_versions() -> dict[str, str]:
 
 
 class LoadedModel:
-    """A model resolved for evaluation: its folder, weights sha256, module (zoo) or none (plain HF)."""
+    """A model resolved for evaluation: its verified folder, identity, kind, and module on demand.
+
+    Args:
+        reference: Registry name, ``local-dir:/path`` or ``hf-hub:org/name``.
+        preset: Which build of a registry name.
+    """
 
     def __init__(self, reference: str, preset: str = "full"):
-        from zoo.checkpoint import read_card, resolve, sha256_of, verify_folder
-
         self.reference = reference
-        self.folder = resolve(reference, preset)
-        self.card = read_card(self.folder)
-        if self.card is not None:
-            verify_folder(self.folder, self.card)
-            self.weights_sha256 = self.card["weights_sha256"]
-        else:
-            weights = sorted(self.folder.glob("*.safetensors"))
-            if not weights:
-                raise ZooError(f"{self.folder}: no safetensors weights; the harness loads safetensors only")
-            shards = [sha256_of(w) for w in weights]
-            # One file: its own sha256 (as zoo cards record it); shards: the sha256 of their sha256s.
-            self.weights_sha256 = shards[0] if len(shards) == 1 else hashlib.sha256("".join(shards).encode()).hexdigest()
+        self.folder, self.card = verified_folder(reference, preset)
+        if self.card is None and not self._weight_files():
+            raise ZooError(f"{self.folder}: no safetensors weights; the harness loads safetensors only")
+        # The folder, not the reference: a registry name or hub id would be resolved a second time.
+        self.identity = model_identity(f"local-dir:{self.folder}")
         self._module = None
+
+    def _weight_files(self) -> list[str]:
+        return sorted(path.relative_to(self.folder).as_posix() for path in self.folder.rglob("*.safetensors"))
+
+    @cached_property
+    def weights_sha256(self) -> str:
+        """sha256 of the weights: the file's own digest (as ``sha256sum`` prints it) for one file, the
+        identity of the files for several (shards, or the parts of a composite folder)."""
+        if self.card is not None:
+            weights = {name: digest for name, digest in self.card["files_sha256"].items() if name.endswith(".safetensors")}
+        else:
+            weights = files_sha256(self.folder, self._weight_files())
+        return next(iter(weights.values())) if len(weights) == 1 else identity_of(weights)
 
     @property
     def module(self):
-        """The zoo LightningModule (zoo folders) or a ``CausalLM`` wrapping the HF model."""
+        """The zoo LightningModule (zoo folders) or a ``CausalLM`` wrapping the HF model (plain folders)."""
         if self._module is None:
             import zoo
 
             self._module = zoo.load(f"local-dir:{self.folder}")
         return self._module
+
+    @cached_property
+    def kind(self) -> str:
+        """The model kind: the zoo module's own, ``causal-lm`` for a plain HF folder (what HFLM opens)."""
+        return "causal-lm" if self.card is None else self.module.kind
 
     def lm(self, batch_size: int):
         """The lm-eval model: ``ZooLM`` for zoo folders, ``HFLM`` for plain HF folders."""
@@ -88,9 +113,30 @@ class LoadedModel:
         return HFLM(pretrained=str(self.folder), batch_size=batch_size, device="cpu", trust_remote_code=False)
 
 
-def cache_path(weights_sha256: str, suite: Suite, limit: int | None) -> Path:
-    key = f"{weights_sha256[:16]}-{suite.hash[:16]}-h{HARNESS_VERSION}" + (f"-limit{limit}" if limit else "")
-    return cache_dir("results") / f"{key}.json"
+def placement(parameters: Iterable) -> dict[str, str]:
+    """The ``device`` and ``dtype`` a model ran in, read from its first parameter.
+
+    Args:
+        parameters: The model's parameters.
+    """
+    first = next(iter(parameters))
+    return {"device": str(first.device), "dtype": str(first.dtype).removeprefix("torch.")}
+
+
+def model_parameters(lm):
+    """Parameters of the model behind an lm-eval LM (ZooLM or HFLM)."""
+    return (getattr(lm, "net", None) or lm.model).parameters()
+
+
+def cache_path(identity: str, suite: Suite, limit: int | None) -> Path:
+    """Where the rows of a model (by identity) on a suite are cached.
+
+    Args:
+        identity: ``zoo.resolve.model_identity`` of the model.
+        suite: The suite (its hash is part of the key).
+        limit: The documents-per-task cap of a quick run (cached apart).
+    """
+    return cache_dir("results") / f"{fingerprint(identity, suite.hash, HARNESS_VERSION, limit)}.json"
 
 
 def _finite(value: Any) -> float | None:
@@ -115,43 +161,61 @@ def evaluate(reference: str, suite_name: str, limit: int | None = None, batch_si
     """
     suite = load_suite(suite_name)
     model = LoadedModel(reference, preset)
-    path = cache_path(model.weights_sha256, suite, limit)
-    if use_cache and path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))["rows"]
-
-    common = {"model": reference, "weights_sha256": model.weights_sha256, "suite": suite.name,
-              "suite_hash": suite.hash, "batch_size": batch_size, "device": "cpu", "versions": library_versions(),
-              "git_commit": git_commit(), "date": dt.date.today().isoformat(), "error": None}
-    rows = _lm_eval_rows(model, suite, limit, batch_size, common) + _evaluator_rows(model, suite, limit, common)
-    atomic_write_text(path, json.dumps({"harness_version": HARNESS_VERSION, "rows": rows}, indent=1, sort_keys=True))
+    path = cache_path(model.identity, suite, limit)
+    cached = json.loads(path.read_text(encoding="utf-8"))["rows"] if use_cache and path.exists() else []
+    # Failed tasks are not kept: their cause (absent data, an unreachable hub) may be gone by now.
+    kept = [row for row in cached if row["error"] is None]
+    todo = [spec for spec in suite.tasks if spec.task not in {row["task"] for row in kept}]
+    if not todo:
+        return kept
+    common = {"model": reference, "model_identity": model.identity, "weights_sha256": model.weights_sha256,
+              "kind": model.kind, "suite": suite.name, "suite_hash": suite.hash, "batch_size": batch_size,
+              "versions": library_versions(), "git_commit": git_commit(), "date": dt.date.today().isoformat(),
+              "error": None}
+    fresh = (_lm_eval_rows(model, suite, [t for t in todo if t.evaluator is None], limit, batch_size, common)
+             + _evaluator_rows(model, [t for t in todo if t.evaluator is not None], limit, common))
+    order = {spec.task: index for index, spec in enumerate(suite.tasks)}
+    rows = sorted(kept + fresh, key=lambda row: order[row["task"]])
+    atomic_write_text(path, json.dumps({"harness_version": HARNESS_VERSION, "model_identity": model.identity,
+                                        "suite_hash": suite.hash, "rows": rows}, indent=1, sort_keys=True))
     return rows
 
 
-def _lm_eval_rows(model: LoadedModel, suite: Suite, limit: int | None, batch_size: int,
+def _lm_eval_rows(model: LoadedModel, suite: Suite, specs: list[TaskSpec], limit: int | None, batch_size: int,
                   common: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the lm-eval tasks; a task with the wrong model kind or without its data is an error row."""
     from lm_eval import evaluator
-    from lm_eval.tasks import get_task_dict
 
     from benchmarks.tasks import task_manager
 
-    specs = [t for t in suite.tasks if t.evaluator is None]
-    if not specs:
-        return []
-    tasks = get_task_dict([t.task for t in specs], task_manager())
+    rows, tasks = [], {}
     for spec in specs:
-        found = task_docs_sha256(tasks[spec.task])
+        if model.kind not in LM_EVAL_KINDS:
+            rows.append(task_error_row(common, spec, ZooError(
+                f"{spec.task} is an lm-eval task, which scores {', '.join(LM_EVAL_KINDS)} models; "
+                f"{model.reference} is a {model.kind} model")))
+            continue
+        try:
+            task = task_manager().load([spec.task])["tasks"][spec.task]
+        except OSError as error:  # the loaders' FileNotFoundError (ZOO_DATA_DIR) or ConnectionError (hub)
+            rows.append(task_error_row(common, spec, error))
+            continue
+        found = task_docs_sha256(task)
         if spec.data_sha256 and found != spec.data_sha256:
             raise ZooError(f"suite {suite.name}: data of task {spec.task} changed (pinned {spec.data_sha256[:12]}..., "
                            f"found {found[:12]}...); restore the data or bump the suite version and re-pin it")
+        tasks[spec.task] = task
+    if not tasks:
+        return rows
     lm = model.lm(batch_size)
-    dtype = str(next(model_parameters(lm)).dtype).removeprefix("torch.")
-    rows = []
-    for shots in sorted({t.num_fewshot for t in specs}):
-        group = [t for t in specs if t.num_fewshot == shots]
-        output = evaluator.simple_evaluate(model=lm, tasks=[t.task for t in group], task_manager=task_manager(),
-                                          num_fewshot=shots, limit=limit, bootstrap_iters=1000, random_seed=0,
-                                          numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0,
-                                          verbosity="ERROR", log_samples=False)
+    ran = placement(model_parameters(lm))
+    for shots in sorted({spec.num_fewshot for spec in specs if spec.task in tasks}):
+        group = [spec for spec in specs if spec.task in tasks and spec.num_fewshot == shots]
+        # The task objects already loaded (and checked against their pins), so the data is read once.
+        output = evaluator.simple_evaluate(model=lm, tasks=[tasks[spec.task] for spec in group],
+                                          task_manager=task_manager(), num_fewshot=shots, limit=limit,
+                                          bootstrap_iters=1000, random_seed=0, numpy_random_seed=0, torch_random_seed=0,
+                                          fewshot_random_seed=0, verbosity="ERROR", log_samples=False)
         for spec in group:
             results, higher = output["results"][spec.task], output["higher_is_better"].get(spec.task, {})
             version = output["versions"].get(spec.task)
@@ -159,104 +223,71 @@ def _lm_eval_rows(model: LoadedModel, suite: Suite, limit: int | None, batch_siz
                 if f"{metric},none" not in results:
                     raise ZooError(f"suite {suite.name}: task {spec.task} reports no metric '{metric}' "
                                    f"(it has {', '.join(k.split(',')[0] for k in results if ',' in k)})")
-                rows.append({**common, "task": spec.task, "task_version": str(version), "metric": metric,
+                rows.append({**common, **ran, "task": spec.task, "task_version": str(version), "metric": metric,
                              "value": _finite(results[f"{metric},none"]),
                              "stderr": _finite(results.get(f"{metric}_stderr,none")),
-                             "higher_is_better": bool(higher.get(metric, True)), "n_shot": shots, "dtype": dtype})
+                             "higher_is_better": bool(higher.get(metric, True)), "n_shot": shots})
     return rows
 
 
-def model_parameters(lm):
-    """Parameters of the model behind an lm-eval LM (ZooLM or HFLM)."""
-    return (getattr(lm, "net", None) or lm.model).parameters()
-
-
-def _evaluator_rows(model: LoadedModel, suite: Suite, limit: int | None, common: dict[str, Any]) -> list[dict[str, Any]]:
-    from benchmarks.evaluators import get_evaluator
-
+def _evaluator_rows(model: LoadedModel, specs: list[TaskSpec], limit: int | None,
+                    common: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the evaluator tasks; a task with the wrong model kind or without its data is an error row."""
     rows = []
-    for spec in (t for t in suite.tasks if t.evaluator is not None):
-        evaluator = get_evaluator(spec.evaluator)
-        dtype = str(next(model.module.parameters()).dtype).removeprefix("torch.")
-        for score in evaluator(model.module, spec.args, limit):
-            rows.append({**common, "task": spec.task, "task_version": str(evaluator.version), "metric": score.metric,
-                         "value": _finite(score.value), "stderr": _finite(score.stderr),
-                         "higher_is_better": score.higher_is_better, "n_shot": spec.num_fewshot, "dtype": dtype})
+    for spec in specs:
+        scorer = get_evaluator(spec.evaluator)
+        if model.kind not in scorer.kinds:
+            rows.append(task_error_row(common, spec, ZooError(
+                f"{spec.task} (evaluator {spec.evaluator}) scores {', '.join(scorer.kinds)} models; "
+                f"{model.reference} is a {model.kind} model")))
+            continue
+        try:
+            scores = scorer(model.module, spec.args, limit)
+        except OSError as error:  # data the evaluator reads is absent (a file, the hub)
+            rows.append(task_error_row(common, spec, error))
+            continue
+        ran = placement(model.module.parameters())
+        rows += [{**common, **ran, "task": spec.task, "task_version": str(scorer.version), "metric": score.metric,
+                  "value": _finite(score.value), "stderr": _finite(score.stderr),
+                  "higher_is_better": score.higher_is_better, "n_shot": spec.num_fewshot} for score in scores]
     return rows
+
+
+def _error_row(fields: dict[str, Any], task: str, error: BaseException) -> dict[str, Any]:
+    """A row with metric ``error`` and the error as one line."""
+    message = " ".join(str(error).split()) or type(error).__name__
+    return {**{key: None for key in ROW_FIELDS}, **fields, "task": task, "metric": "error",
+            "error": f"{type(error).__name__}: {message}"[:400]}
+
+
+def task_error_row(common: dict[str, Any], spec: TaskSpec, error: BaseException) -> dict[str, Any]:
+    """The row that stands for one task that could not be scored (the suite's other tasks go on).
+
+    Args:
+        common: The model's and suite's fields of every row.
+        spec: The task.
+        error: Why it was not scored.
+    """
+    return _error_row({**common, "n_shot": spec.num_fewshot}, spec.task, error)
 
 
 def error_rows(reference: str, suite_name: str, error: BaseException) -> list[dict[str, Any]]:
-    """The row that stands for a model that failed on a suite (the sweep goes on)."""
-    message = " ".join(str(error).split()) or type(error).__name__
-    return [{**{key: None for key in ROW_FIELDS}, "model": reference, "suite": suite_name, "task": "*",
-             "metric": "error", "error": f"{type(error).__name__}: {message}"[:300]}]
+    """The row that stands for a model that failed on a whole suite (the sweep goes on).
 
-
-def plan(pattern: str = "*", suites: list[str] | None = None, include_hub: bool = False) -> list[tuple[str, list[str]]]:
-    """Which models are evaluated on which suites: registry entries matching ``pattern`` with their suites.
-
-    Hub entries join only with ``include_hub`` (they need the network); suites that read real data join
-    only when ``ZOO_DATA_DIR`` is set, unless named in ``suites``.
+    Args:
+        reference: The model.
+        suite_name: The suite.
+        error: Why it failed.
     """
-    import os
-
-    from zoo.registry import entries, list_models
-
-    chosen = []
-    for name in list_models(pattern):
-        entry = entries()[name]
-        if entry.recipe is None and not include_hub:
-            continue
-        wanted = [s for s in entry.suites if suites is None or s in suites]
-        if suites is None and not os.environ.get("ZOO_DATA_DIR"):
-            wanted = [s for s in wanted if not load_suite(s).real_data]
-        if wanted:
-            chosen.append((name, wanted))
-    return chosen
-
-
-def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "full", limit: int | None = None,
-          include_hub: bool = False, batch_size: int = 64) -> tuple[list[dict[str, Any]], dict[str, Path]]:
-    """Build what is missing, evaluate what is not cached; a failing model becomes error rows.
-
-    Returns:
-        The rows, and the model-card README of each built model.
-    """
-    from tqdm import tqdm
-
-    from zoo.builder import build
-
-    work = plan(pattern, suites, include_hub)
-    if not work:
-        raise ZooError(f"no model with suites matches '{pattern}'" + (f" and {suites}" if suites else "")
-                       + "; `zoo list` shows the models, benchmarks/suites the suites")
-    failed: dict[str, BaseException] = {}
-    cards: dict[str, Path] = {}
-    from zoo.registry import get_entry
-
-    for name, _ in tqdm(work, desc="build", unit="model"):
-        if get_entry(name).recipe is None:
-            continue
-        try:
-            folder, _ = build(name, preset=preset)
-            cards[name] = folder / "README.md"
-        except Exception as error:  # a model that fails becomes an error row, not a crashed sweep
-            failed[name] = error
-    rows: list[dict[str, Any]] = []
-    pairs = [(name, suite) for name, names in work for suite in names]
-    for name, suite in tqdm(pairs, desc="evaluate", unit="suite"):
-        if name in failed:
-            rows += error_rows(name, suite, failed[name])
-            continue
-        try:
-            rows += evaluate(name, suite, limit=limit, batch_size=batch_size, preset=preset)
-        except Exception as error:
-            rows += error_rows(name, suite, error)
-    return rows, cards
+    return [_error_row({"model": reference, "suite": suite_name}, "*", error)]
 
 
 def primary_metrics(rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
-    """(suite, task) -> the suite's first metric of the task (the leaderboard column)."""
+    """(suite, task) -> the suite's first metric of the task (the leaderboard column).
+
+    Args:
+        rows: Result rows (their suites are read).
+    """
     return {(suite.name, spec.task): spec.metrics[0]
             for suite in map(load_suite, sorted({r["suite"] for r in rows if r["suite"]}))
             for spec in suite.tasks}

@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Iterator
 
 from torch.utils.data import DataLoader, IterableDataset
+from tqdm.auto import tqdm
 
 from datamodules.base import ZooDataModule, load_documents, split_of
+from datamodules.sampling import sample_documents, sampled_rows
 from zoo.errors import ZooError
+from zoo.hashing import fingerprint
+from zoo.paths import atomic_dir, atomic_write_text, cache_dir
+from zoo.resolve import load_pretrained, model_identity, resolve
 
 SHARD_PATTERN = "shard-{:05d}.jsonl"
 
@@ -30,8 +35,6 @@ def shard_path(out_dir: str | Path, shard: int) -> Path:
 
 def write_shard(path: Path, rows: list[dict]) -> None:
     """Write one shard atomically: its rows as JSON lines, in item order."""
-    from zoo.paths import atomic_write_text
-
     ordered = sorted(rows, key=lambda row: row["index"])
     atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in ordered))
 
@@ -154,28 +157,31 @@ def sampled_corpus(model: str, n_documents: int, seed: int = 0, shard_size: int 
     """A corpus sampled from ``model`` (the ``sampled:<n>:<model>`` source), cached under ZOO_HOME.
 
     The same rows as ``zoo synth sample --model MODEL --n-documents N`` with these settings: the same
-    module, and each document's draws are keyed by its index, so the batch size and shard layout
-    change nothing (they are not part of the cache key).
+    sampling (:mod:`datamodules.sampling`), and each document's draws are keyed by its index, so the
+    batch size and shard layout change nothing (they are not part of the cache key).
+
+    Args:
+        model: The causal LM to sample from: a zoo name, ``local-dir:PATH`` or ``hf-hub:org/name``.
+        n_documents: Documents to sample.
+        seed: Seed of the draws.
+        shard_size: Documents per cached shard.
+        batch_size: Documents sampled together.
+        max_new_tokens: Longest document, in tokens.
 
     Returns:
-        (rows with ``id``/``title``/``text``, fingerprint: the model's weights, the count, the settings).
+        (rows with ``id``/``title``/``text``, fingerprint: the model's identity, the count, the settings).
     """
-    from tqdm.auto import tqdm
-
-    from zoo.hashing import fingerprint
-    from zoo.checkpoint import resolve, weights_identity
-    from zoo.modules.synthesis import LMSampler
-    from zoo.paths import atomic_dir, cache_dir
-
     resolve(model)  # an unknown or unbuilt model is an error here, not a cache key
-    key = fingerprint("sampled", weights_identity(model), n_documents, seed, max_new_tokens)
+    key = fingerprint("sampled", model_identity(model), n_documents, seed, max_new_tokens)
     folder = cache_dir("sampled") / key
     if not folder.is_dir():
-        sampler = LMSampler(model, max_new_tokens=max_new_tokens, seed=seed).eval()
+        net, tokenizer = load_pretrained(model)
         plan = SynthesisDataModule(str(folder), n_documents=n_documents, shard_size=shard_size, batch_size=batch_size)
         batches = _ShardBatches(plan.items, list(range(plan.n_shards)), shard_size, batch_size)
-        rows = [row for i, batch in enumerate(tqdm(batches, desc=f"sampling {n_documents} documents from {model}",
-                                                   unit="batch")) for row in sampler.predict_step(batch, i)]
+        rows = []
+        for batch in tqdm(batches, desc=f"sampling {n_documents} documents from {model}", unit="batch"):
+            texts = sample_documents(net, tokenizer, [item["index"] for item in batch], seed, max_new_tokens)
+            rows += sampled_rows(batch, texts, model)
         with atomic_dir(folder) as tmp:
             for shard in range(plan.n_shards):
                 write_shard(shard_path(tmp, shard), [r for r in rows if r["shard"] == shard])

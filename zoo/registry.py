@@ -1,9 +1,10 @@
 """The zoo registry: one small YAML per entry in ``zoo/entries/`` (timm / open_clip style).
 
-An entry is data: its name, system, where the weights come from (``recipe`` = built here by a
-config under ``configs/``; ``hf-hub:org/name`` = an upstream release), the suites it is judged
-on, and the paper. Names never resolve to other weights: an unknown name is an error that
-lists the close ones.
+An entry is data: its name, kind, system, where the weights come from (``recipe`` = built here by
+a config under ``configs/``; ``hf-hub:org/name`` = an upstream release; ``package:module/folder`` =
+a model a Python package ships, such as the offline MiniLM), the suites it is judged on, and the
+paper. What an entry needs built first is read from its recipe, never copied by hand. Names never
+resolve to other weights: an unknown name is an error that lists the close ones.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
 
 ENTRIES_DIR = Path(__file__).with_name("entries")
+#: The model kinds the spine knows, with the libraries each kind's folder opens in besides ``zoo.load``.
+KINDS: dict[str, str] = {
+    "causal-lm": "transformers AutoModelForCausalLM, lm_eval --model hf",
+    "encoder": "transformers AutoModelForMaskedLM",
+    "bi-encoder": "two transformers/sentence-transformers encoder folders (query/, prompt/)",
+    "vision-lm": "timm local-dir: encoder (vision/), projector (projector/), transformers causal LM (lm/)",
+}
+SOURCE_PREFIXES = ("hf-hub:", "package:")
 
 
 @dataclass(frozen=True)
@@ -28,12 +37,12 @@ class Entry:
 
     Args:
         name: Registry name (``base-lm-tiny``).
+        kind: The model kind: ``causal-lm``, ``encoder``, ``bi-encoder`` or ``vision-lm``.
         system: The system it belongs to (``causal_lm``, ``adaptllm``, ...).
         description: One sentence on what the model is.
-        source: ``recipe`` (built by ``zoo build``) or ``hf-hub:org/name`` (an upstream release).
+        source: ``recipe`` (built by ``zoo build``), ``hf-hub:org/name`` (an upstream release) or
+            ``package:module/folder`` (a model an installed Python package ships).
         recipe: Config under the project root that builds it (``recipe`` sources).
-        base: The entry the recipe needs built first: the weights it continues from (``init_from``), or a
-            model its data comes from (a prior, a generator, an instruction synthesizer).
         baseline_of: The method entry this one is the baseline of, if any.
         suites: Benchmark suites it is evaluated on.
         paper: Citation of the method.
@@ -43,11 +52,11 @@ class Entry:
     """
 
     name: str
+    kind: str
     system: str
     description: str
     source: str = "recipe"
     recipe: str | None = None
-    base: str | None = None
     baseline_of: str | None = None
     suites: tuple[str, ...] = ()
     paper: str | None = None
@@ -63,6 +72,49 @@ class Entry:
                            f"load it with zoo.load('{self.name}') where the hub is reachable")
         return PROJECT_ROOT / self.recipe
 
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """The entries the recipe names (``init_from``, a prior, a generator, a synthesizer, a scorer,
+        ``sampled:N:NAME`` data...): every string in it, or a ``:``-separated part of one, that is
+        another buildable entry's name. They must be built before this one."""
+        if not self.recipe:
+            return ()
+        return recipe_dependencies(yaml.safe_load(self.recipe_path.read_text(encoding="utf-8")), self.name)
+
+
+def _strings(node) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _strings(value)]
+    return []
+
+
+def recipe_dependencies(recipe, own_name: str) -> tuple[str, ...]:
+    """The buildable registry names a parsed recipe mentions, in order of first mention."""
+    buildable = {name for name, entry in entries().items() if entry.recipe and name != own_name}
+    found: dict[str, None] = {}
+    for text in _strings(recipe):
+        for part in text.split(":"):
+            if part in buildable:
+                found[part] = None
+    return tuple(found)
+
+
+def _check(entry: Entry, path: Path) -> None:
+    """Refuse an entry that could not be built or loaded, naming the file to fix."""
+    if entry.name != path.stem:
+        raise ZooError(f"registry file {path.name} holds entry '{entry.name}'; name the file after the entry")
+    if entry.kind not in KINDS:
+        raise ZooError(f"{path}: kind '{entry.kind}' is not one of {', '.join(KINDS)}")
+    if entry.source == "recipe":
+        if not entry.recipe or not (PROJECT_ROOT / entry.recipe).is_file():
+            raise ZooError(f"{path}: recipe {entry.recipe!r} not found; point it at a config under configs/")
+    elif not entry.source.startswith(SOURCE_PREFIXES):
+        raise ZooError(f"{path}: source {entry.source!r} is not 'recipe' or one of {', '.join(SOURCE_PREFIXES)}...")
+
 
 @lru_cache(maxsize=1)
 def entries() -> dict[str, Entry]:
@@ -72,20 +124,26 @@ def entries() -> dict[str, Entry]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for key in ("suites", "tags"):
             data[key] = tuple(data.get(key) or ())
-        entry = Entry(**data)
-        if entry.name != path.stem:
-            raise ValueError(f"registry file {path.name} holds entry '{entry.name}'; name the file after the entry")
+        try:
+            entry = Entry(**data)
+        except TypeError as error:
+            raise ZooError(f"{path}: {error}; the fields are those of zoo.registry.Entry") from None
+        _check(entry, path)
         found[entry.name] = entry
     return found
 
 
 def list_models(pattern: str = "*") -> list[str]:
     """Sorted registry names matching a shell pattern, e.g. ``list_models("adaptllm*")``."""
+    if not isinstance(pattern, str):
+        raise ZooError(f"list_models takes a shell pattern such as 'adaptllm*', not {pattern!r}")
     return sorted(name for name in entries() if fnmatch.fnmatchcase(name, pattern))
 
 
 def get_entry(name: str) -> Entry:
     """The entry of ``name``; an unknown name raises ``ZooError`` naming close matches."""
+    if not isinstance(name, str):
+        raise ZooError(f"a model name is a string such as 'base-lm-tiny', not {name!r}; `zoo list` shows them")
     try:
         return entries()[name]
     except KeyError:

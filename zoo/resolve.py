@@ -96,6 +96,8 @@ def resolve(reference: str, preset: str | None = None) -> Path:
     entry = get_entry(reference)
     if entry.source.startswith("hf-hub:"):
         return _download(entry.source.removeprefix("hf-hub:"))
+    if entry.source.startswith("package:"):
+        return _package_folder(entry.source.removeprefix("package:"))
     if preset not in PRESETS:
         raise ZooError(f"unknown preset '{preset}'; use one of {', '.join(PRESETS)}")
     folder = checkpoints_dir(preset) / entry.name
@@ -130,6 +132,21 @@ def model_identity(reference: str, preset: str | None = None) -> str | None:
     return "files:" + identity_of(card["files_sha256"] if card else folder_files_sha256(folder))
 
 
+def _package_folder(location: str) -> Path:
+    """The folder ``module/sub/folder`` inside an installed Python package (a model shipped on PyPI)."""
+    import importlib.util
+
+    package, _, inner = location.partition("/")
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ZooError(f"package:{location}: the Python package {package} is not installed; "
+                       f"pip install {package.replace('_', '-')}")
+    folder = Path(next(iter(spec.submodule_search_locations))) / inner
+    if not folder.is_dir():
+        raise ZooError(f"package:{location}: {folder} is missing; reinstall {package.replace('_', '-')}")
+    return folder
+
+
 def _download(repo_id: str) -> Path:
     from huggingface_hub import snapshot_download
 
@@ -148,11 +165,15 @@ def load_pretrained(reference: str, preset: str | None = None, subfolder: str | 
         preset: For registry names built here: ``full`` or ``smoke``.
         subfolder: The LM's folder inside a composite folder (a vision-LM keeps it in ``lm/``).
     """
+    folder, card = verified_folder(reference, preset)
+    return read_causal_lm(folder / subfolder if subfolder else folder, exact_vocabulary=card is not None)
+
+
+def read_causal_lm(folder: Path, exact_vocabulary: bool = True):
+    """The HF causal LM and tokenizer of a folder that is already verified (see ``load_pretrained``)."""
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder, card = verified_folder(reference, preset)
-    folder = folder / subfolder if subfolder else folder
     try:
         # Never run code shipped with a checkpoint: trust_remote_code stays off.
         net = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False)
@@ -160,7 +181,7 @@ def load_pretrained(reference: str, preset: str | None = None, subfolder: str | 
     except (OSError, ValueError, KeyError, SafetensorError) as error:
         raise ZooError(f"{folder}: cannot load as a causal LM ({str(error).splitlines()[0][:160]}); "
                        "check config.json and the weights, or re-export the folder") from None
-    check_vocabulary(net, tokenizer, folder, exact=card is not None)
+    check_vocabulary(net, tokenizer, folder, exact=exact_vocabulary)
     return net.eval(), tokenizer
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.evaluators import Score, register
+from benchmarks.evaluators import Score, evaluator
 
 
-@register("ngram_shift")
+@evaluator(version="1", kinds=("causal-lm",))
 def ngram_shift(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
     """N-gram statistics of a model's samples against a human corpus.
 
@@ -47,5 +47,3 @@ def ngram_shift(module: Any, args: dict[str, Any], limit: int | None) -> list[Sc
                    Score(f"top_mass_{order}", stats["top_mass"], higher_is_better=False)]
     return scores
 
-
-ngram_shift.version = "1"

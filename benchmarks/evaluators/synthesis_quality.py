@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.evaluators import Score, register
+from benchmarks.evaluators import Score, evaluator
 
 
-@register("synthesis_quality")
+@evaluator(version="1", kinds=("causal-lm",))
 def synthesis_quality(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
     """Score a synthesizer's pairs against a tinyworld's facts.
 
@@ -55,5 +55,3 @@ def synthesis_quality(module: Any, args: dict[str, Any], limit: int | None) -> l
             Score("parsed", share(sum(bool(pairs) for pairs in synthesized), n)),
             Score("fact_questions", share(fact_questions, pairs_total))]
 
-
-synthesis_quality.version = "1"

@@ -26,7 +26,7 @@ def load_prior(reference: str, net: str):
     from zoo.errors import ZooError
 
     try:
-        from zoo.checkpoint import load_pretrained
+        from zoo.resolve import load_pretrained
 
         return load_pretrained(reference), reference
     except ZooError:

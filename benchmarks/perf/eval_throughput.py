@@ -47,7 +47,7 @@ def main() -> None:
 
     import zoo
     from benchmarks.adapter import ZooLM
-    from zoo.checkpoint import resolve
+    from zoo.resolve import resolve
 
     folder = resolve(args.model)
     ours = ZooLM(zoo.load(f"local-dir:{folder}"), batch_size=args.batch_size)

@@ -1,25 +1,31 @@
 """Multi-seed studies: fit and test several recipes over data seeds, report mean and spread.
 
-    python -m benchmarks.studies.seeds --recipes configs/adaptllm/adaptllm-biomed-tiny.yaml \\
-        configs/adaptllm/dapt-biomed-tiny.yaml --seeds 0 1 2 --out benchmarks/results/studies/adaptllm-biomed
-
-Each (recipe, seed) run is ``zoo fit`` then ``zoo test`` with ``--data.init_args.seed`` and
+Each (recipe, seed) run is a fit then a test of the recipe with ``--data.init_args.seed`` and
 ``--seed_everything`` set to the seed (continued pre-training starts from fixed weights, so the data
-seed, which orders and splits the data, is what varies). Runs are cached in ``ZOO_HOME/runs/studies``
-by recipe, seed and overrides (a run equal to a registry entry's full build is read from its card);
-the table (Markdown) and the per-run rows (JSON) go to ``--out``. Overrides for every run follow ``--``
-(``... --out DIR -- --trainer.max_steps=600``).
+seed, which orders and splits the data, is what varies). Fitting is the app layer's job: the caller
+passes ``fit``, which runs LightningCLI arguments as ``zoo fit`` + ``zoo test`` do and returns the test
+metrics. Runs are cached in ``ZOO_HOME/runs/studies`` by recipe, seed and overrides (a run equal to a
+registry entry's full build is read from its card); ``study`` writes the table (Markdown) and the
+per-run rows (JSON) to its ``out`` folder.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import statistics
 from pathlib import Path
+from typing import Callable, Sequence
 
-from zoo.paths import atomic_write_text, zoo_home
+import yaml
+from tqdm import tqdm
+
+from zoo.paths import PROJECT_ROOT, atomic_write_text, checkpoints_dir, zoo_home
+from zoo.registry import entries
+from zoo.resolve import read_card
+
+#: Fits and tests one run given its LightningCLI arguments; returns the test metrics.
+Fit = Callable[[list[str]], dict[str, float]]
 
 
 def built_metrics(recipe: Path, seed: int, overrides: list[str]) -> dict[str, float] | None:
@@ -27,13 +33,12 @@ def built_metrics(recipe: Path, seed: int, overrides: list[str]) -> dict[str, fl
 
     A registry entry's full build is its recipe at the recipe's own seeds, so the study's run at
     those seeds with no overrides would repeat it; its card already holds the test metrics.
+
+    Args:
+        recipe: The run's recipe.
+        seed: The run's seed.
+        overrides: The run's extra LightningCLI arguments.
     """
-    import yaml
-
-    from zoo.checkpoint import read_card
-    from zoo.paths import PROJECT_ROOT, checkpoints_dir
-    from zoo.registry import entries
-
     config = yaml.safe_load(recipe.read_text())
     own_seed = config.get("seed_everything") == seed and config["data"]["init_args"].get("seed", 0) == seed
     entry = entries().get(recipe.stem)
@@ -43,9 +48,16 @@ def built_metrics(recipe: Path, seed: int, overrides: list[str]) -> dict[str, fl
     return card["metrics"] if card and card.get("preset") == "full" else None
 
 
-def run(recipe: Path, seed: int, overrides: list[str]) -> dict[str, float]:
+def run(recipe: Path, seed: int, overrides: list[str], fit: Fit) -> dict[str, float]:
     """Test metrics of one seeded fit of ``recipe`` (cached by recipe text, seed and overrides; a run
-    that equals the recipe's zoo build is read from the build's card)."""
+    that equals the recipe's zoo build is read from the build's card).
+
+    Args:
+        recipe: The LightningCLI recipe.
+        seed: Seed of the data (split and order) and of the initialisation.
+        overrides: Extra LightningCLI arguments of the run.
+        fit: Fits and tests LightningCLI arguments, returning the test metrics.
+    """
     if (metrics := built_metrics(recipe, seed, overrides)) is not None:
         return metrics
     key = hashlib.sha256(json.dumps([recipe.read_text(), seed, overrides]).encode()).hexdigest()[:16]
@@ -53,14 +65,8 @@ def run(recipe: Path, seed: int, overrides: list[str]) -> dict[str, float]:
     done = folder / "metrics.json"
     if done.exists():
         return json.loads(done.read_text())
-    from zoo.cli import lightning_cli
-
-    cli = lightning_cli(["-c", str(recipe), "--seed_everything", str(seed), "--data.init_args.seed", str(seed),
-                         "--trainer.default_root_dir", str(folder), "--trainer.enable_progress_bar", "false",
-                         *overrides], run=False)
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    results = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
-    metrics = {k: float(v) for result in results for k, v in result.items()}
+    metrics = fit(["-c", str(recipe), "--seed_everything", str(seed), "--data.init_args.seed", str(seed),
+                   "--trainer.default_root_dir", str(folder), "--trainer.enable_progress_bar", "false", *overrides])
     atomic_write_text(done, json.dumps(metrics, indent=1, sort_keys=True))
     return metrics
 
@@ -80,35 +86,30 @@ def summarise(rows: list[dict], metrics: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipes", nargs="+", required=True, type=Path)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--metrics", nargs="+", default=["test/cloze_acc", "test/question_acc", "test/ppl"])
-    parser.add_argument("--out", type=Path, required=True, help="folder for study.md and study.json")
-    parser.add_argument("override", nargs="*", default=[],
-                        help="extra zoo CLI overrides for every run, after --: -- --trainer.max_steps=600")
-    parser.add_argument("--base-from", type=Path, default=None, metavar="RECIPE",
-                        help="also test the starting weights: RECIPE with no training step, labelled 'base'")
-    args = parser.parse_args()
-    rows = []
-    if args.base_from:
-        for seed in args.seeds:
-            metrics = run(args.base_from, seed, [*args.override, "--trainer.max_steps", "0"])
-            rows.append({"recipe": "base (no continued training)", "seed": seed, "metrics": metrics})
-    for recipe in args.recipes:
-        for seed in args.seeds:
-            rows.append({"recipe": recipe.stem, "seed": seed, "metrics": run(recipe, seed, args.override)})
-            print(f"{recipe.stem} seed {seed}: " + ", ".join(f"{m}={rows[-1]['metrics'].get(m, float('nan')):.4f}"
-                                                          for m in args.metrics), flush=True)
-    table = summarise(rows, args.metrics)
-    args.out.mkdir(parents=True, exist_ok=True)
-    overrides = f" Overrides of every run: `{' '.join(args.override)}`." if args.override else ""
-    atomic_write_text(args.out / "study.md", f"# {args.out.name}\n\nGenerated by `python -m benchmarks.studies.seeds`"
-                      f" over seeds {args.seeds}.{overrides}\n\n{table}")
-    atomic_write_text(args.out / "study.json", json.dumps(rows, indent=1, sort_keys=True) + "\n")
-    print(table)
+def study(recipes: Sequence[Path], seeds: Sequence[int], out: Path, fit: Fit,
+          metrics: Sequence[str] = ("test/cloze_acc", "test/question_acc", "test/ppl"),
+          overrides: Sequence[str] = (), base_from: Path | None = None) -> str:
+    """Run every recipe at every seed, write ``study.md`` and ``study.json`` into ``out``; returns the table.
 
-
-if __name__ == "__main__":
-    main()
+    Args:
+        recipes: The recipes compared.
+        seeds: Their seeds.
+        out: Folder of the study's files.
+        fit: Fits and tests LightningCLI arguments, returning the test metrics (the app layer's).
+        metrics: Test metrics in the table.
+        overrides: Extra LightningCLI arguments of every run (``--trainer.max_steps=600``).
+        base_from: Also test the starting weights: this recipe with no training step, labelled ``base``.
+    """
+    # The base runs test the starting weights: the base recipe with no training step.
+    runs = [("base (no continued training)", base_from, [*overrides, "--trainer.max_steps", "0"])] if base_from else []
+    runs += [(recipe.stem, recipe, list(overrides)) for recipe in recipes]
+    pairs = [(label, recipe, extra, seed) for label, recipe, extra in runs for seed in seeds]
+    rows = [{"recipe": label, "seed": seed, "metrics": run(recipe, seed, extra, fit)}
+            for label, recipe, extra, seed in tqdm(pairs, desc="study", unit="run")]
+    table = summarise(rows, list(metrics))
+    out.mkdir(parents=True, exist_ok=True)
+    given = f" Overrides of every run: `{' '.join(overrides)}`." if overrides else ""
+    atomic_write_text(out / "study.md", f"# {out.name}\n\nGenerated by `benchmarks.studies.seeds.study` over seeds "
+                      f"{list(seeds)}.{given}\n\n{table}")
+    atomic_write_text(out / "study.json", json.dumps(rows, indent=1, sort_keys=True) + "\n")
+    return table

@@ -3,11 +3,10 @@
 A suite lists tasks. An lm-eval task entry names the task (``benchmarks/tasks``), its metrics,
 its few-shot setting and ``data_sha256``, the pinned sha256 of its test documents (canonical
 JSON), so local files and hub copies are checked against the same pin. An evaluator entry
-(``evaluator: NAME``) names a non-LM evaluator of ``benchmarks/evaluators`` instead.
+(``evaluator: NAME``) names an evaluator of the ``benchmarks.evaluators`` registry instead.
 
 The suite hash covers the suite file and the files that define its tasks (YAMLs, included YAMLs, loaders,
-evaluator modules),
-so it changes whenever the tasks, the pinned data, a metric or a few-shot setting does.
+evaluator sources), so it changes whenever the tasks, the pinned data, a metric or a few-shot setting does.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from benchmarks.evaluators import evaluator_source
 from zoo.errors import ZooError
 
 SUITES_DIR = Path(__file__).resolve().parent
@@ -35,7 +35,7 @@ class TaskSpec:
         metrics: Metrics reported, the first being the leaderboard's column.
         num_fewshot: Few-shot examples.
         data_sha256: Pinned sha256 of the task's test documents.
-        evaluator: Name of a ``benchmarks.evaluators`` evaluator for non-LM tasks.
+        evaluator: Registry name of a ``benchmarks.evaluators`` evaluator, for tasks lm-eval does not score.
         args: Evaluator arguments.
     """
 
@@ -100,10 +100,11 @@ def task_files(task: str) -> list[Path]:
 
 
 def suite_hash(suite: Suite) -> str:
+    """sha256 over the suite file and the files that define its tasks (lm-eval YAMLs and loaders, evaluator sources)."""
     digest = hashlib.sha256(suite.path.read_bytes())
     files = sorted({f for t in suite.tasks if t.evaluator is None for f in task_files(t.task)}
-                   | {evaluator_file for t in suite.tasks if t.evaluator is not None
-                      if (evaluator_file := SUITES_DIR.parent / "evaluators" / f"{t.evaluator}.py").is_file()})
+                   | {source for t in suite.tasks if t.evaluator is not None
+                      if (source := evaluator_source(t.evaluator)) is not None})
     for file in files:
         digest.update(file.name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()

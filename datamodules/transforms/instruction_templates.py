@@ -41,9 +41,13 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
+from datamodules.text import document_text
 from datamodules.transforms import DocumentTransform
+from datamodules.transforms.instruction_format import QAPair
 from zoo.errors import ZooError
+from zoo.hashing import sha256_file
 
 POOL_NAMES: tuple[str, ...] = ("plain", "options", "rationale", "options_rationale")
 
@@ -313,6 +317,20 @@ def chain_examples(examples: Sequence[str], rng: random.Random) -> str:
 STATS_KEYS: tuple[str, ...] = ("documents", "with_pairs", "pairs", *POOL_NAMES)
 
 
+class PairSynthesizer(Protocol):
+    """What writes question/answer pairs for raw texts, handed to :class:`InstructionAugmentation`.
+
+    The module layer provides the one recipes use (``zoo.modules.instruction_synthesizer.
+    PretrainedSynthesizer``); the data layer only calls it.
+    """
+
+    def synthesize(self, texts: list[str]) -> list[list[QAPair]]:
+        """The pairs of each text, in order."""
+
+    def identity(self) -> str:
+        """What names the pairs it writes (its weights): part of the augmented data's cache key."""
+
+
 class InstructionAugmentation(DocumentTransform):
     """Raw documents + their synthesized pairs -> instruction-augmented texts.
 
@@ -327,18 +345,18 @@ class InstructionAugmentation(DocumentTransform):
 
     Pairs come from the batch's ``pairs`` column where it has one (a list of ``{"question",
     "answer", "options"?, "rationale"?}`` per document; None falls back to the file), else from
-    ``pairs_source``, else from ``synthesizer``, which writes them for the batch's documents
-    (``InstructionSynthesizer.synthesize``; the DataModule caches the result by fingerprint). The ``ia_stats`` column holds, per example, the counts of
-    :data:`STATS_KEYS`; :meth:`report` sums them.
+    ``pairs_source``, else from ``synthesizer``, which writes them for the batch's documents (the
+    DataModule caches the result by fingerprint). The ``ia_stats`` column holds, per example, the
+    counts of :data:`STATS_KEYS`; :meth:`report` sums them.
 
     Args:
         pairs_source: A ``.jsonl`` file of ``{"id", "pairs"}`` rows (the synthesizer's output,
             keyed by document id), read on first use; None: pairs only from the batch.
         chain: Documents per training example (1: each on its own).
         seed: Seed mixed with each document id for every random choice.
-        synthesizer: An instruction synthesizer (zoo name or ``local-dir:``) that writes the pairs of
-            documents that have none in the batch or file; None: such documents stay raw.
-        synthesis_batch_size: Documents per synthesis forward.
+        synthesizer: Writes the pairs of documents that have none in the batch or file (a recipe
+            gives ``zoo.modules.instruction_synthesizer.PretrainedSynthesizer`` by ``class_path``);
+            None: such documents stay raw.
 
     Raises:
         ZooError: for ``chain < 1`` or a ``pairs_source`` that is not an existing file.
@@ -348,46 +366,35 @@ class InstructionAugmentation(DocumentTransform):
     keeps_title = False
     stats_column = "ia_stats"
 
-    def __init__(self, pairs_source: str | None = None, chain: int = 2, seed: int = 0, synthesizer: str | None = None,
-                 synthesis_batch_size: int = 16):
+    def __init__(self, pairs_source: str | None = None, chain: int = 2, seed: int = 0,
+                 synthesizer: PairSynthesizer | None = None):
         if isinstance(chain, bool) or not isinstance(chain, int) or chain < 1:
             raise ZooError(f"chain={chain!r} must be an integer >= 1; pass 1 to render each document on its own")
         if pairs_source is not None and not Path(pairs_source).is_file():
             raise ZooError(f"pairs file not found: {pairs_source}; pass the .jsonl of synthesized pairs "
                            '(one {"id", "pairs"} object per line) or leave pairs_source unset')
         self.pairs_source = str(pairs_source) if pairs_source is not None else None
-        self.chain, self.seed, self.synthesizer = chain, seed, synthesizer
+        self.chain, self.seed = chain, seed
         # Part of the fingerprint: editing a template rebuilds cached augmented data.
         self.version = templates_fingerprint()
         self._pairs: dict[str, list] | None = None
-        self._synthesis_batch_size, self._synthesizer = synthesis_batch_size, None
-
-    def __getstate__(self) -> dict:
-        # datasets pickles the transform to hash it: the loaded synthesizer must not be part of that.
-        return {**self.__dict__, "_synthesizer": None}
+        # Private, so the generic fingerprint skips it: its identity() stands for it there.
+        self._synthesizer = synthesizer
 
     def synthesized(self, texts: list[str]) -> list[list[dict]]:
-        """Pairs the synthesizer writes for ``texts`` (its weights loaded on first use)."""
-        if self._synthesizer is None:
-            import zoo
-
-            self._synthesizer = zoo.load(self.synthesizer)
-        size = self._synthesis_batch_size
+        """Pairs the synthesizer writes for ``texts``, as ``{"question", "answer"}`` mappings."""
         return [[{"question": p.question, "answer": p.answer} for p in pairs]
-                for start in range(0, len(texts), size) for pairs in self._synthesizer.synthesize(texts[start:start + size])]
+                for pairs in self._synthesizer.synthesize(texts)]
 
     @property
     def fingerprint(self) -> str:
-        """Class, settings, the pairs file's content hash and the synthesizer's weights (a re-synthesized
+        """Class, settings, the pairs file's content hash and the synthesizer's identity (a re-synthesized
         file or a retrained synthesizer invalidates caches)."""
-        from zoo.hashing import sha256_file
-        from zoo.checkpoint import weights_identity
-
         parts = [super().fingerprint]
         if self.pairs_source is not None:
             parts.append(sha256_file(Path(self.pairs_source))[:16])
-        if self.synthesizer is not None:
-            parts.append(weights_identity(self.synthesizer) or self.synthesizer)
+        if self._synthesizer is not None:
+            parts.append(self._synthesizer.identity())
         return ":".join(parts)
 
     def pairs_for(self, doc_id: str) -> list:
@@ -399,12 +406,10 @@ class InstructionAugmentation(DocumentTransform):
         return self._pairs.get(doc_id, [])
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        from datamodules.text import document_text
-
         pair_column = list(batch.get("pairs") or [None] * len(batch["id"]))
         pair_column = [pairs if pairs is not None else self.pairs_for(str(doc_id))
                        for doc_id, pairs in zip(batch["id"], pair_column)]
-        if self.synthesizer is not None:
+        if self._synthesizer is not None:
             missing = [i for i, pairs in enumerate(pair_column) if not pairs]
             for i, pairs in zip(missing, self.synthesized([batch["text"][i] or "" for i in missing])):
                 pair_column[i] = pairs

@@ -35,6 +35,7 @@ import torch
 
 from datamodules.transforms import DocumentTransform
 from zoo.errors import ZooError
+from zoo.resolve import load_pretrained, model_identity
 
 #: Bump when the editing changes, so cached edited data is rebuilt.
 TOEDIT_VERSION = 1
@@ -55,7 +56,10 @@ def _is_number(value) -> bool:
 
 @dataclass(frozen=True)
 class EditSettings:
-    """How tokens are edited.
+    """How tokens are edited: the one declaration of the token-edit settings, taken whole by
+    ``TokenEditor``, the ``TokenEditing`` transform, ``zoo.modules.TokenEditedLM``,
+    ``zoo.modules.synthesis.TokenEditSynthesizer`` and ``zoo synth toedit`` (a nested ``editing:``
+    mapping in recipes).
 
     Args:
         threshold: Tokens whose probability under the prior exceeds this are resampled, in (0, 1).
@@ -288,8 +292,8 @@ class TokenEditor:
     """A frozen prior LM that edits texts (see the module docstring).
 
     Args:
-        prior: A zoo name, ``local-dir:PATH`` or ``hf-hub:org/name`` (loaded with
-            :func:`zoo.checkpoint.load_pretrained`, moved to the GPU when there is one), or an
+        prior: A zoo name, ``local-dir:PATH`` or ``hf-hub:org/name`` (read with
+            :func:`zoo.resolve.load_pretrained`, moved to the GPU when there is one), or an
             already-loaded ``(net, tokenizer)`` pair (used on the net's device).
         settings: What to edit and how.
         max_length: Tokens kept of each text (its special tokens included), capped at the
@@ -302,8 +306,6 @@ class TokenEditor:
         _check_positive("max_length", max_length, "tokens kept of each text")
         _check_positive("batch_size", batch_size, "texts per forward pass of the prior")
         if isinstance(prior, str):
-            from zoo.checkpoint import load_pretrained
-
             net, tokenizer = load_pretrained(prior)
             if torch.cuda.is_available():
                 net = net.cuda()
@@ -371,60 +373,42 @@ class TokenEditor:
 class TokenEditing(DocumentTransform):
     """ToEdit as a document transform: each training document is replaced by its token-edited text.
 
-    The prior is loaded on first use (on the GPU when there is one). Documents are truncated to
+    The prior is read on first use (on the GPU when there is one). Documents are truncated to
     ``max_length`` tokens of the prior (its window at most). The ``edit_rate`` column holds each
     document's share of edited tokens; :meth:`report` averages it. Run it with ``num_proc=1``:
     each process would load its own prior.
 
     Args:
         prior: The frozen prior LM: a zoo name, ``local-dir:PATH`` or ``hf-hub:org/name``.
-        threshold: Tokens with a prior probability above this are resampled (0.99 in the paper).
-        top_k: Candidates a token is resampled from (8; upstream's example uses 64).
-        beta: Sampling temperature over the candidates' log-probabilities; default 1.5 for
-            ``replace``, 1.0 for ``replace_delete``.
-        variant: ``replace``, ``replace_delete`` (also delete tokens below ``delete_below``) or
-            ``delete`` (only delete).
-        delete_below: Tokens with a prior probability below this are deleted (deleting variants).
-        seed: Seed of the sampling (each document's edits are keyed by its content and this seed).
+        editing: What to edit and how (the paper's settings by default; upstream's example uses
+            ``top_k`` 64).
         max_length: Tokens kept of each document, capped at the prior's window (upstream 2048).
         batch_size: Documents per forward pass of the prior (does not change the edits).
     """
 
-    def __init__(self, prior: str = "base-lm-tiny", threshold: float = 0.99, top_k: int = 8,
-                 beta: float | None = None, variant: str = "replace", delete_below: float = 0.001, seed: int = 0,
-                 max_length: int = 2048, batch_size: int = 16):
-        self.prior = prior
-        self.threshold, self.top_k, self.beta, self.variant = threshold, top_k, beta, variant
-        self.delete_below, self.seed, self.max_length = delete_below, seed, max_length
-        # Part of the fingerprint: a change of the editing rebuilds cached edited data.
-        self.version = TOEDIT_VERSION
-        _ = self.settings  # builds (so validates) the settings now, not after the data is loaded
+    def __init__(self, prior: str = "base-lm-tiny", editing: EditSettings = EditSettings(), max_length: int = 2048,
+                 batch_size: int = 16):
         _check_positive("max_length", max_length, "tokens kept of each document")
         _check_positive("batch_size", batch_size, "documents per forward pass of the prior")
+        self.prior, self.editing, self.max_length = prior, editing, max_length
+        # Part of the fingerprint: a change of the editing rebuilds cached edited data.
+        self.version = TOEDIT_VERSION
         # Private: the edits do not depend on the batch size, so it stays out of the fingerprint.
         self._batch_size = batch_size
         self._editor: TokenEditor | None = None
         self._prior_identity: str | None = None
 
-    @property
-    def settings(self) -> EditSettings:
-        """The edit settings of the public attributes."""
-        return EditSettings(threshold=self.threshold, top_k=self.top_k, beta=self.beta, variant=self.variant,
-                            delete_below=self.delete_below, seed=self.seed)
-
     def editor(self) -> TokenEditor:
         """The editor, its prior loaded on first use."""
         if self._editor is None:
-            self._editor = TokenEditor(self.prior, self.settings, self.max_length, self._batch_size)
+            self._editor = TokenEditor(self.prior, self.editing, self.max_length, self._batch_size)
         return self._editor
 
     def prior_identity(self) -> str:
-        """What names the prior's weights (``zoo.checkpoint.weights_identity``), else the reference
-        itself while it does not resolve yet (not cached: it changes once the prior exists)."""
+        """What names the prior's outputs (``zoo.resolve.model_identity``), else the reference itself
+        while it does not resolve yet (not cached: it changes once the prior exists)."""
         if self._prior_identity is None:
-            from zoo.checkpoint import weights_identity
-
-            identity = weights_identity(self.prior)
+            identity = model_identity(self.prior)
             if identity is None:
                 return self.prior
             self._prior_identity = identity
@@ -432,7 +416,7 @@ class TokenEditing(DocumentTransform):
 
     @property
     def fingerprint(self) -> str:
-        """Class, settings and the identity of the prior's weights (a rebuilt prior edits differently)."""
+        """Class, settings and the identity of the prior's files (a rebuilt prior edits differently)."""
         return f"{super().fingerprint}|prior:{self.prior_identity()}"
 
     def __getstate__(self) -> dict:
@@ -447,7 +431,7 @@ class TokenEditing(DocumentTransform):
     def report(self, transformed) -> dict | None:
         """Documents edited, their mean edit rate and the settings used."""
         rates = list(transformed["edit_rate"]) if "edit_rate" in transformed.column_names else []
-        settings = {**asdict(self.settings), "beta": self.settings.resolved_beta, "prior": self.prior,
+        settings = {**asdict(self.editing), "beta": self.editing.resolved_beta, "prior": self.prior,
                     "max_length": self.max_length}
         return {"documents": len(rates), "mean_edit_rate": sum(rates) / len(rates) if rates else 0.0,
                 "settings": settings}

@@ -11,7 +11,7 @@ from datamodules import TextCorpusDataModule
 from datamodules.multiple_choice import MultipleChoiceDataset, collate_choices
 from datamodules.tokenizer import load_tokenizer
 from zoo.modules import CausalLM
-from zoo.modules.causal_lm import warmup_cosine
+from zoo.modules.base import warmup_cosine
 
 #: llama-test at seed 0 on the tinyworld tokenizer (bos added by the tokenizer).
 GOLDEN_LOSS = 7.345451

@@ -8,31 +8,23 @@ summed log-likelihood of each option (lm-eval's ``acc``). ``predict_step`` gener
 
 from __future__ import annotations
 
-import math
-from functools import partial
+from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.text import Perplexity
 
 from zoo.errors import ZooError
+from zoo.modules.base import ZooModule
+from zoo.resolve import load_pretrained, read_causal_lm
 
 #: Target value that the loss and perplexity skip (the last position of a block has no next token).
 IGNORE_INDEX = -100
 
 
-def warmup_cosine(step: int, warmup: int, total: int, floor: float) -> float:
-    """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to ``floor`` at ``total``."""
-    if step < warmup:
-        return (step + 1) / (warmup + 1)
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-class CausalLM(L.LightningModule):
+class CausalLM(ZooModule):
     """A causal language model trained from scratch or continued from a zoo/HF checkpoint.
 
     Args:
@@ -48,6 +40,10 @@ class CausalLM(L.LightningModule):
         max_new_tokens: Tokens generated per prompt by ``predict``.
     """
 
+    kind = "causal-lm"
+    pipeline_tag = "text-generation"
+    training_only_hparams = ("init_from",)
+
     def __init__(self, net: str = "llama-tiny", net_overrides: dict[str, Any] | None = None,
                  init_from: str | None = None, learning_rate: float = 2e-3, weight_decay: float = 0.1,
                  warmup_steps: int = 50, min_lr_ratio: float = 0.1, betas: tuple[float, float] = (0.9, 0.95),
@@ -57,14 +53,10 @@ class CausalLM(L.LightningModule):
         self.net = None
         self.tokenizer = None
         if init_from:
-            from zoo.checkpoint import load_pretrained
-
             self.net, self.tokenizer = load_pretrained(init_from)
         self.val_ppl = Perplexity(ignore_index=IGNORE_INDEX)
         self.test_ppl = Perplexity(ignore_index=IGNORE_INDEX)
         self.test_acc = torch.nn.ModuleDict({"cloze": MeanMetric(), "question": MeanMetric()})
-        #: The resolved recipe, set by the CLI so checkpoints carry what produced them.
-        self.zoo_recipe: str | None = None
 
     # ------------------------------------------------------------------ model
     def configure_model(self) -> None:
@@ -153,24 +145,6 @@ class CausalLM(L.LightningModule):
         completions = self.tokenizer.batch_decode(generated[:, batch["input_ids"].size(1):], skip_special_tokens=True)
         return [{"prompt": p, "completion": c} for p, c in zip(batch["prompt"], completions)]
 
-    # ------------------------------------------------------------------ optimisation
-    def configure_optimizers(self):
-        optimizer, scheduler = self.optimizer_and_schedule(int(self.trainer.estimated_stepping_batches))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    def optimizer_and_schedule(self, total_steps: int):
-        """AdamW (decay on matrices only) and the warm-up + cosine schedule over ``total_steps``."""
-        decay = [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]
-        no_decay = [p for p in self.parameters() if p.requires_grad and p.dim() < 2]
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.learning_rate, betas=tuple(self.hparams.betas),
-        )
-        total = max(1, total_steps)
-        schedule = partial(warmup_cosine, warmup=min(self.hparams.warmup_steps, total - 1), total=total,
-                           floor=self.hparams.min_lr_ratio)
-        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-
     #: Import path of the ``DocumentTransform`` whose data a method trains on (None: any data).
     required_transform: str | None = None
 
@@ -186,30 +160,36 @@ class CausalLM(L.LightningModule):
                            f"--data.init_args.transform to {self.required_transform} (the raw-text baseline is "
                            "zoo.modules.CausalLM)")
 
-    # ------------------------------------------------------------------ checkpoints
-    def zoo_metadata(self) -> dict[str, Any]:
-        """What an export needs besides the weights: class, net config, tokenizer, recipe, data."""
+    # ------------------------------------------------------------------ artifact
+    def save_artifacts(self, folder: Path) -> None:
+        """A transformers causal-LM folder: ``config.json``, ``model.safetensors``, tokenizer files."""
+        self.net.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder)
+
+    def artifact_metadata(self) -> dict[str, Any]:
         from datamodules.tokenizer import tokenizer_json
 
-        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
-        return {
-            "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
-            "net_config": self.net.config.to_dict(),
-            "tokenizer_json": tokenizer_json(self.tokenizer),
-            "recipe": self.zoo_recipe,
-            "data_fingerprint": getattr(datamodule, "fingerprint", None),
-            "data_report": getattr(datamodule, "report", None),
-        }
+        return {"net_config": self.net.config.to_dict(), "tokenizer_json": tokenizer_json(self.tokenizer)}
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["zoo"] = self.zoo_metadata()
+    def restore_artifacts(self, metadata: dict[str, Any]) -> None:
+        from transformers import AutoConfig
 
-    #: Hyperparameters that name other weights used only while training; an export does not load them again.
-    training_only_hparams: tuple[str, ...] = ("init_from",)
+        from datamodules.tokenizer import wrap_fast_tokenizer
+        from zoo.nets import build_causal_lm
+
+        net_config = dict(metadata["net_config"])
+        self.net = build_causal_lm(AutoConfig.for_model(net_config.pop("model_type"), **net_config))
+        self.tokenizer = wrap_fast_tokenizer(metadata["tokenizer_json"])
 
     @classmethod
-    def from_folder(cls, folder: str, card: dict[str, Any]) -> "CausalLM":
+    def from_folder(cls, folder: Path, card: dict[str, Any] | None) -> "CausalLM":
         """Rebuild the module of an exported folder (weights and tokenizer from the folder)."""
-        hparams = {k: v for k, v in card.get("hparams", {}).items() if k not in cls.training_only_hparams}
-        module = cls(**hparams, init_from=f"local-dir:{folder}")
+        module = cls(**cls.init_hparams((card or {}).get("hparams", {})))
+        module.net, module.tokenizer = read_causal_lm(folder, exact_vocabulary=card is not None)
         return module.eval()
+
+    @classmethod
+    def load_snippet(cls, folder: str) -> list[str]:
+        return ["from transformers import AutoModelForCausalLM, AutoTokenizer",
+                f"model = AutoModelForCausalLM.from_pretrained({folder!r})",
+                f"tokenizer = AutoTokenizer.from_pretrained({folder!r})"]

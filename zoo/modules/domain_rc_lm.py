@@ -36,12 +36,24 @@ class DomainRCLM(CausalLM):
     def __init__(self, init_from: str = "base-lm-tiny", learning_rate: float = 1e-3, weight_decay: float = 0.1,
                  warmup_steps: int = 20, min_lr_ratio: float = 0.1, betas: tuple[float, float] = (0.9, 0.95),
                  max_new_tokens: int = 16):
-        if not init_from:
-            raise ZooError("DomainRCLM continues a base model: set --model.init_args.init_from (e.g. base-lm-tiny)")
         super().__init__(init_from=init_from, learning_rate=learning_rate, weight_decay=weight_decay,
                          warmup_steps=warmup_steps, min_lr_ratio=min_lr_ratio, betas=betas, max_new_tokens=max_new_tokens)
 
     required_transform = "datamodules.transforms.reading_comprehension.ReadingComprehension"
+    method = "AdaptLLM reading comprehension (Cheng et al., ICLR 2024)"
 
-    def zoo_metadata(self) -> dict[str, Any]:
-        return {**super().zoo_metadata(), "method": "AdaptLLM reading comprehension (Cheng et al., ICLR 2024)"}
+    def configure_model(self) -> None:
+        # Checked here, not in __init__: an exported DomainRCLM is rebuilt without its base (init_from=None).
+        if self.net is None:
+            raise ZooError("DomainRCLM continues a base model: set --model.init_args.init_from (e.g. base-lm-tiny)")
+        super().configure_model()
+
+    @classmethod
+    def card_lines(cls, card: dict[str, Any]) -> list[str]:
+        """The method, and the reading-comprehension tasks mined per family (from the data report)."""
+        mined = ((card.get("data_report") or {}).get("transform_report") or {})
+        if "families" not in mined:
+            return super().card_lines(card)
+        per_family = ", ".join(f"{name} {entry['examples']}" for name, entry in mined["families"].items())
+        return [*super().card_lines(card), f"- Reading-comprehension tasks mined: {mined['examples']} "
+                f"({mined['examples_per_document']:.2f} per document; {per_family})"]

@@ -6,7 +6,9 @@ on the output only (``datamodules.instruction``). It then synthesizes pairs for 
 pre-training corpus by batched, KV-cached greedy decoding; generations are parsed and their
 duplicate questions dropped (``datamodules.transforms.instruction_format``). In multi-round
 synthesis a text is prompted after the previous round's text and pairs when both fit the window.
-The pre-training that uses the pairs is ``InstructionPretrainedLM``.
+The pre-training that uses the pairs is ``InstructionPretrainedLM``; its data gets pairs for texts
+that have none from ``PretrainedSynthesizer``, which a recipe hands to the ``InstructionAugmentation``
+transform (the data layer never loads a model by name).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import torch.nn.functional as F
 
 from datamodules.instruction import IGNORE_INDEX, context_ids
 from datamodules.transforms.instruction_format import QAPair, multi_round_prompts, parse_pairs
+from zoo.errors import ZooError
 from zoo.modules.causal_lm import CausalLM
+from zoo.resolve import model_identity, verified_folder
 
 
 class InstructionSynthesizer(CausalLM):
@@ -120,3 +124,50 @@ class InstructionSynthesizer(CausalLM):
 
     def zoo_metadata(self) -> dict[str, Any]:
         return {**super().zoo_metadata(), "method": "Instruction synthesizer (Cheng et al., EMNLP 2024)"}
+
+
+class PretrainedSynthesizer:
+    """An exported instruction synthesizer as the pair writer of ``InstructionAugmentation``.
+
+    A recipe passes it as the transform's ``synthesizer`` (``class_path:
+    zoo.modules.instruction_synthesizer.PretrainedSynthesizer``, ``init_args: {model: NAME}``). The
+    weights are read on first use, so building, hashing and fingerprinting the data loads nothing.
+
+    Args:
+        model: The synthesizer: a zoo name (``instruct-synth-tiny``), ``local-dir:PATH`` or
+            ``hf-hub:org/name`` (a plain folder synthesizes with ``InstructionSynthesizer``'s defaults).
+        batch_size: Texts per synthesis forward (not part of the identity: a greedy row does not
+            depend on its batch).
+    """
+
+    def __init__(self, model: str, batch_size: int = 16):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ZooError(f"batch_size={batch_size!r} must be an integer >= 1 (texts per synthesis forward)")
+        self.model, self.batch_size = model, batch_size
+        self._module: InstructionSynthesizer | None = None
+
+    def identity(self) -> str:
+        """What names the pairs it writes: the synthesizer's files (``zoo.resolve.model_identity``),
+        else its reference while it does not resolve yet."""
+        return model_identity(self.model) or self.model
+
+    def synthesize(self, texts: list[str]) -> list[list[QAPair]]:
+        """The pairs of each text, in order, ``batch_size`` texts per forward."""
+        module = self.module()
+        return [pairs for start in range(0, len(texts), self.batch_size)
+                for pairs in module.synthesize(texts[start:start + self.batch_size])]
+
+    def module(self) -> InstructionSynthesizer:
+        """The synthesizer, read and verified on first use."""
+        if self._module is None:
+            folder, card = verified_folder(self.model)
+            expected = f"{InstructionSynthesizer.__module__}.{InstructionSynthesizer.__qualname__}"
+            if card is not None and card.get("class_path") != expected:
+                raise ZooError(f"{self.model} is a {card.get('class_path')}, not an instruction synthesizer; "
+                               "pass one trained with zoo.modules.InstructionSynthesizer (e.g. instruct-synth-tiny)")
+            self._module = InstructionSynthesizer.from_folder(folder, card)
+        return self._module
+
+    def __getstate__(self) -> dict:
+        # datasets pickles the transform holding this one to hash a map: loaded weights are no part of that.
+        return {**self.__dict__, "_module": None}

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from datamodules.transforms.token_editing import EditSettings, TokenEditor
 from zoo.errors import ZooError
 from zoo.modules.causal_lm import IGNORE_INDEX, CausalLM
 
@@ -31,12 +32,8 @@ class TokenEditedLM(CausalLM):
     Args:
         prior: Frozen prior that edits each training batch online (zoo name, ``local-dir:`` or
             ``hf-hub:``; it must share the data's tokenizer); unset: the data is already edited.
-        threshold: Resample tokens whose probability under the prior exceeds this.
-        top_k: Candidates a resampled token is drawn from.
-        beta: Temperature over the candidates' log-probabilities (unset: 1.5, or 1.0 for ``replace_delete``).
-        variant: ``replace``, ``replace_delete`` or ``delete``.
-        delete_below: Deletion threshold of the deleting variants.
-        edit_seed: Seed of the edits.
+        editing: What to edit and how (``threshold``, ``top_k``, ``beta``, ``variant``, ``delete_below``,
+            ``seed``); a mapping of those fields is taken too (a module rebuilt from its card).
         net: Backbone preset (``llama-tiny``...); ignored with ``init_from``.
         net_overrides: ``LlamaConfig`` fields that change the preset.
         init_from: Start from these weights (continued pre-training) instead of from scratch.
@@ -48,22 +45,19 @@ class TokenEditedLM(CausalLM):
         max_new_tokens: Tokens generated per prompt by ``predict``.
     """
 
-    def __init__(self, prior: str | None = None, threshold: float = 0.99, top_k: int = 8, beta: float | None = None,
-                 variant: str = "replace", delete_below: float = 0.001, edit_seed: int = 0, net: str = "llama-tiny",
+    def __init__(self, prior: str | None = None, editing: EditSettings = EditSettings(), net: str = "llama-tiny",
                  net_overrides: dict[str, Any] | None = None, init_from: str | None = None,
                  learning_rate: float = 2e-3, weight_decay: float = 0.1, warmup_steps: int = 50,
                  min_lr_ratio: float = 0.1, betas: tuple[float, float] = (0.9, 0.95), max_new_tokens: int = 16):
-        from datamodules.transforms.token_editing import EditSettings
-
         super().__init__(net=net, net_overrides=net_overrides, init_from=init_from, learning_rate=learning_rate,
                          weight_decay=weight_decay, warmup_steps=warmup_steps, min_lr_ratio=min_lr_ratio, betas=betas,
                          max_new_tokens=max_new_tokens)
-        self.settings = EditSettings(threshold=threshold, top_k=top_k, beta=beta, variant=variant,
-                                     delete_below=delete_below, seed=edit_seed)
+        # A module rebuilt from its card or checkpoint gets the settings back as the plain mapping below.
+        self.settings = editing if isinstance(editing, EditSettings) else EditSettings(**editing)
+        # Plain values in hparams: checkpoints are read with weights_only=True and cards are JSON.
+        self.hparams["editing"] = dataclasses.asdict(self.settings)
         self.editor = None
         if prior:
-            from datamodules.transforms.token_editing import TokenEditor
-
             # A plain attribute, not a submodule: the prior is no part of this model's weights or checkpoints.
             self.editor = TokenEditor(prior, self.settings)
 

@@ -122,7 +122,7 @@ import datasets
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import LocalEntryNotFoundError
 
-from benchmarks.tasks.real_general.loaders import HubSource, as_test_split, data_dir, hub_rows, read_jsonl
+from benchmarks.tasks.real_general.loaders import HubSource, as_test_split, data_dir, hub_rows, local_data, read_jsonl
 
 
 # NamedTuples, not dataclasses: lm-eval runs this file before it is in sys.modules, which
@@ -745,9 +745,8 @@ def domain(name: str, **metadata) -> datasets.DatasetDict:
         ConnectionError: ``ZOO_DATA_DIR`` is not set and the hub cannot be reached.
     """
     spec = SETS[name]
-    root = data_dir()
-    if root is not None:
-        records = spec.read_local(root / spec.folder)
+    if data_dir() is not None:
+        records = local_data(name, spec.folder, spec.read_local, spec.hub)
     elif isinstance(spec.hub, HubFile):
         records = spec.read_hub(hub_text(name, spec.hub))
     else:

@@ -33,10 +33,11 @@ from __future__ import annotations
 import json
 import math
 import random
+from pathlib import Path
 
 import datasets
 
-from benchmarks.tasks.real_general.loaders import HubSource, as_test_split, data_dir, hub_rows, read_jsonl
+from benchmarks.tasks.real_general.loaders import HubSource, as_test_split, data_dir, hub_rows, local_data, read_jsonl
 
 PUBMEDQA_HUB = HubSource("qiaojin/PubMedQA", "pqa_labeled", "train")
 CHEMPROT_HUB = HubSource("AdaptLLM/ChemProt", "ChemProt", "test")
@@ -108,6 +109,14 @@ def pqal_item(row: dict) -> tuple[str, dict]:
     return str(row["pubid"]), item
 
 
+def _pubmedqa_local(folder: Path) -> tuple[dict[str, dict], set[str]]:
+    """PQA-L's items and test PMIDs from the upstream files."""
+    with (folder / "ori_pqal.json").open(encoding="utf-8") as f:
+        pqal = json.load(f)
+    with (folder / "test_ground_truth.json").open(encoding="utf-8") as f:
+        return pqal, set(json.load(f))
+
+
 def pubmedqa(**metadata) -> datasets.DatasetDict:
     """PubMedQA's 500 test questions as ``{"test": Dataset}`` of records, in PQA-L's order.
 
@@ -115,14 +124,11 @@ def pubmedqa(**metadata) -> datasets.DatasetDict:
         **metadata: lm-eval passes the task metadata (version...) here; unused.
 
     Raises:
+        FileNotFoundError: ``ZOO_DATA_DIR`` is set but lacks the set's files.
         ConnectionError: ``ZOO_DATA_DIR`` is not set and the hub cannot be reached.
     """
-    root = data_dir()
-    if root is not None:
-        with (root / "pubmedqa" / "ori_pqal.json").open(encoding="utf-8") as f:
-            pqal = json.load(f)
-        with (root / "pubmedqa" / "test_ground_truth.json").open(encoding="utf-8") as f:
-            test = set(json.load(f))
+    if data_dir() is not None:
+        pqal, test = local_data("pubmedqa", "pubmedqa", _pubmedqa_local, PUBMEDQA_HUB)
     else:
         pqal = dict(pqal_item(row) for row in hub_rows("pubmedqa", PUBMEDQA_HUB))
         test = set(official_test_pmids(pqal))
@@ -155,11 +161,11 @@ def chemprot(**metadata) -> datasets.DatasetDict:
         **metadata: lm-eval passes the task metadata (version...) here; unused.
 
     Raises:
+        FileNotFoundError: ``ZOO_DATA_DIR`` is set but lacks the set's file.
         ConnectionError: ``ZOO_DATA_DIR`` is not set and the hub cannot be reached.
     """
-    root = data_dir()
-    if root is not None:
-        rows = read_jsonl(root / "chemprot" / "test.txt")
+    if data_dir() is not None:
+        rows = local_data("chemprot", "chemprot", lambda folder: read_jsonl(folder / "test.txt"), CHEMPROT_HUB)
     else:
         rows = hub_rows("chemprot", CHEMPROT_HUB)
     return as_test_split(chemprot_record(row) for row in rows)

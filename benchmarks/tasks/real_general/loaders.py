@@ -37,7 +37,7 @@ llm-foundry's SIQA and CommonsenseQA slices drop one distractor per question (2 
 see its EVAL_GAUNTLET.md); which one is not recoverable from the hub rows, so those two hub sets
 keep all 3 and 5 options: their scores are comparable only between runs on the same source.
 
-The source plumbing here (``data_dir``, ``hub_rows``, ``read_jsonl``, ``as_test_split``) is shared
+The source plumbing here (``data_dir``, ``local_data``, ``hub_rows``, ``read_jsonl``, ``as_test_split``) is shared
 with ``benchmarks/tasks/real_biomed/loaders.py``.
 """
 
@@ -47,9 +47,11 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import datasets
+
+T = TypeVar("T")
 
 
 # NamedTuples, not dataclasses: lm-eval runs this file before it is in sys.modules, which
@@ -86,6 +88,31 @@ def read_jsonl(path: Path) -> list[dict]:
     """
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def local_data(dataset: str, folder: str, read: Callable[[Path], T], hub: object) -> T:
+    """A set read from its folder under ``ZOO_DATA_DIR``, a missing file reported as that folder's.
+
+    Args:
+        dataset: The set's name, for the error message.
+        folder: Its folder under ``ZOO_DATA_DIR``.
+        read: Reads the folder's upstream files.
+        hub: Its hub copy (``HubSource`` or a hosted file), the alternative the message offers.
+
+    Raises:
+        FileNotFoundError: A file of the set is not there; one line naming the folder under
+            ``ZOO_DATA_DIR``, the missing file and the hub copy.
+    """
+    root = data_dir()
+    try:
+        return read(root / folder)
+    except FileNotFoundError as err:
+        # The bare OS message names a path, not which set needs it or what else would do.
+        missing = os.path.relpath(err.filename, root) if err.filename else folder
+        raise FileNotFoundError(
+            f"{dataset}: needs ZOO_DATA_DIR/{folder}/ but {missing} is not in ZOO_DATA_DIR={root}; put the "
+            f"set's upstream files in {root / folder}, or unset ZOO_DATA_DIR to load the hub copy {hub}"
+        ) from err
 
 
 def hub_rows(dataset: str, source: HubSource) -> datasets.Dataset:
@@ -329,9 +356,8 @@ def zeroshot(name: str, **metadata) -> datasets.DatasetDict:
         ConnectionError: ``ZOO_DATA_DIR`` is not set and the hub cannot be reached.
     """
     spec = SETS[name]
-    root = data_dir()
-    if root is not None:
-        records = read_jsonl(root / "zeroshot" / spec.file)
+    if data_dir() is not None:
+        records = local_data(name, "zeroshot", lambda folder: read_jsonl(folder / spec.file), spec.hub)
     else:
         records = [spec.convert(row) for row in hub_rows(name, spec.hub)]
     return as_test_split(records)

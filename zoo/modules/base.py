@@ -1,0 +1,139 @@
+"""``ZooModule``: the base every system's LightningModule extends; it owns the module's artifact.
+
+A module writes the files of its folder (``save_artifacts``), rebuilds itself from them
+(``from_folder``) or from a Lightning checkpoint (``from_checkpoint``), and contributes its own
+card fields and model-card lines. The artifact layer (``zoo.checkpoint``) only hashes, verifies,
+swaps folders atomically and renders what the module gives it, so it never names a system.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+
+def warmup_cosine(step: int, warmup: int, total: int, floor: float) -> float:
+    """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to ``floor`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class ZooModule(L.LightningModule):
+    """A zoo system's LightningModule: trains, evaluates, and owns its exported folder.
+
+    Subclasses set ``kind`` (a key of ``zoo.registry.KINDS``) and implement ``save_artifacts``,
+    ``from_folder``, ``artifact_metadata``, ``restore_artifacts`` and ``load_snippet``. Their
+    init arguments include ``learning_rate``, ``weight_decay``, ``warmup_steps``, ``min_lr_ratio``
+    and ``betas``, which the shared optimiser reads.
+    """
+
+    #: The model kind (a key of ``zoo.registry.KINDS``); the harness picks how to score from it.
+    kind: ClassVar[str] = ""
+    #: The paper's method, recorded in the card of a method's module (None for baselines).
+    method: ClassVar[str | None] = None
+    #: The Hub's ``library_name`` and ``pipeline_tag`` for the model card's metadata.
+    library_name: ClassVar[str] = "transformers"
+    pipeline_tag: ClassVar[str | None] = None
+    #: Init arguments that name other weights used only while training; a loaded export does not load them again.
+    training_only_hparams: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: The resolved recipe, set by the CLI so checkpoints and cards carry what produced them.
+        self.zoo_recipe: str | None = None
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self):
+        optimizer, scheduler = self.optimizer_and_schedule(int(self.trainer.estimated_stepping_batches))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def optimizer_and_schedule(self, total_steps: int):
+        """AdamW (decay on matrices only, as nanoGPT) and the warm-up + cosine schedule over ``total_steps``."""
+        decay = [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for p in self.parameters() if p.requires_grad and p.dim() < 2]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.hparams.learning_rate, betas=tuple(self.hparams.betas),
+        )
+        total = max(1, total_steps)
+        schedule = partial(warmup_cosine, warmup=min(self.hparams.warmup_steps, total - 1), total=total,
+                           floor=self.hparams.min_lr_ratio)
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+    # ------------------------------------------------------------------ artifact: what a subclass writes
+    def save_artifacts(self, folder: Path) -> None:
+        """Write every output-shaping file (weights as safetensors, configs, tokenizer) into ``folder``."""
+        raise NotImplementedError
+
+    def artifact_metadata(self) -> dict[str, Any]:
+        """What rebuilding the nets needs besides the weights (configs, tokenizer), kept in checkpoints."""
+        raise NotImplementedError
+
+    def restore_artifacts(self, metadata: dict[str, Any]) -> None:
+        """Build randomly initialised nets from ``artifact_metadata`` (weights are loaded after)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_folder(cls, folder: Path, card: dict[str, Any] | None) -> "ZooModule":
+        """Rebuild the module of an exported folder (``card`` is None for a plain folder of the kind)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ card: what a subclass adds
+    def card_fields(self) -> dict[str, Any]:
+        """Fields this module adds to ``zoo_card.json`` (the method, its settings)."""
+        return {"method": self.method} if self.method else {}
+
+    @classmethod
+    def card_lines(cls, card: dict[str, Any]) -> list[str]:
+        """Model-card bullet lines of this module's own card fields (under "Training")."""
+        return [f"- Method: {card['method']}"] if card.get("method") else []
+
+    @classmethod
+    def load_snippet(cls, folder: str) -> list[str]:
+        """Python lines that open the folder in the kind's own library."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ checkpoints
+    @classmethod
+    def init_hparams(cls, hparams: dict[str, Any]) -> dict[str, Any]:
+        """A saved module's init arguments with those that load training-only weights set to None
+        (explicitly: a default such as ``init_from="base-lm-tiny"`` would load them again)."""
+        kept = {key: value for key, value in hparams.items() if not key.startswith("_")}
+        return {**kept, **{key: None for key in cls.training_only_hparams}}
+
+    def zoo_metadata(self) -> dict[str, Any]:
+        """What an export needs besides the weights: class, artifact metadata, card fields, recipe, data."""
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer else None
+        return {
+            "class_path": f"{type(self).__module__}.{type(self).__qualname__}",
+            "artifact": self.artifact_metadata(),
+            "card": self.card_fields(),
+            "recipe": self.zoo_recipe,
+            "data_fingerprint": getattr(datamodule, "fingerprint", None),
+            "data_report": getattr(datamodule, "report", None),
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["zoo"] = self.zoo_metadata()
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ZooModule":
+        """Rebuild the module of a Lightning checkpoint (already read with ``weights_only=True``)."""
+        from zoo.errors import ZooError
+
+        module = cls(**cls.init_hparams(dict(checkpoint.get("hyper_parameters", {}))))
+        module.restore_artifacts(checkpoint["zoo"]["artifact"])
+        # Only the exported weights: metric states and training-only parts are not in the artifact.
+        state = {key: value for key, value in checkpoint["state_dict"].items() if key in module.state_dict()}
+        missing = sorted(set(module.state_dict()) - set(state))
+        if missing:
+            raise ZooError(f"checkpoint does not match its {cls.__name__} (missing {missing[:3]}); "
+                           "export only .ckpt files written by `zoo fit`")
+        module.load_state_dict(state, strict=False)
+        return module.eval()

@@ -1,0 +1,178 @@
+"""``VisionLM``: a timm image encoder, an MLP projector and a causal LM, images as prefix tokens (LLaVA).
+
+The vision-LM kind's module and the base of AdaMLLM. The encoder's final tokens go through the
+projector into the LM's embedding space and precede the text; the loss is the LM's next-token
+cross-entropy on the positions the batch's ``labels`` mark (the responses: ``-100`` elsewhere).
+Parts can be frozen (``freeze``). Its folder has ``vision/`` (a timm folder that opens with
+``timm.create_model("local-dir:.../vision", pretrained=True)``), ``projector/`` and ``lm/`` (a
+transformers causal-LM folder with its tokenizer).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from zoo.errors import ZooError
+from zoo.modules.base import ZooModule
+from zoo.resolve import load_pretrained, read_causal_lm
+
+IGNORE_INDEX = -100
+PARTS = ("vision", "projector", "lm")
+
+
+class VisionLM(ZooModule):
+    """An image encoder + projector + causal LM, trained on responses about images.
+
+    Args:
+        vision: timm architecture of a randomly initialised encoder (``test_vit`` for tests).
+        vision_args: timm model arguments (``img_size``, ``depth``...).
+        vision_from: Start the encoder from these timm weights instead (``hf-hub:timm/...`` or ``local-dir:``).
+        lm_from: Start the LM from these weights and tokenizer (zoo name, ``local-dir:``, ``hf-hub:``).
+        lm_net: LM preset of a randomly initialised LM (with ``tokenizer``), when there is no ``lm_from``.
+        tokenizer: Tokenizer spec of that LM (``tinyworld``, a folder).
+        freeze: Parts whose weights stay fixed (``vision``, ``projector``, ``lm``).
+        learning_rate: Peak AdamW learning rate.
+        weight_decay: AdamW weight decay on matrices.
+        warmup_steps: Linear warm-up steps before the cosine decay.
+        min_lr_ratio: Final learning rate as a share of the peak.
+        betas: AdamW betas.
+        max_new_tokens: Tokens generated per answer by ``predict``.
+    """
+
+    kind = "vision-lm"
+    pipeline_tag = "image-text-to-text"
+    training_only_hparams = ("vision_from", "lm_from", "tokenizer")
+
+    def __init__(self, vision: str = "vit_base_patch16_224", vision_args: dict[str, Any] | None = None,
+                 vision_from: str | None = None, lm_from: str | None = None, lm_net: str = "llama-tiny",
+                 tokenizer: str | None = None, freeze: tuple[str, ...] = ("vision",), learning_rate: float = 2e-4,
+                 weight_decay: float = 0.0, warmup_steps: int = 30, min_lr_ratio: float = 0.1,
+                 betas: tuple[float, float] = (0.9, 0.999), max_new_tokens: int = 32):
+        super().__init__()
+        if unknown := sorted(set(freeze) - set(PARTS)):
+            raise ZooError(f"cannot freeze {', '.join(unknown)}: the parts are {', '.join(PARTS)}")
+        self.save_hyperparameters()
+        self.vision = self.projector = self.lm = self.tokenizer = None
+        if vision_from or lm_from or tokenizer:
+            self.build(vision_from, lm_from, tokenizer)
+
+    def build(self, vision_from: str | None, lm_from: str | None, tokenizer: str | None) -> None:
+        """Create the three parts: pretrained where a source is given, else from the presets."""
+        import timm
+
+        from zoo.nets import Projector, build_causal_lm, build_vision_encoder, causal_lm_config
+
+        if vision_from:
+            self.vision = timm.create_model(vision_from, pretrained=True, num_classes=0)
+        else:
+            self.vision = build_vision_encoder(self.hparams.vision, **(self.hparams.vision_args or {}))
+        if lm_from:
+            self.lm, self.tokenizer = load_pretrained(lm_from)
+        elif tokenizer:
+            from datamodules.tokenizer import load_tokenizer
+
+            self.tokenizer = load_tokenizer(tokenizer)
+            special = {"bos_token_id": self.tokenizer.bos_token_id, "eos_token_id": self.tokenizer.eos_token_id,
+                       "pad_token_id": self.tokenizer.pad_token_id}
+            self.lm = build_causal_lm(causal_lm_config(self.hparams.lm_net, len(self.tokenizer), special))
+        else:
+            raise ZooError("VisionLM needs an LM: set init_args.lm_from (a zoo LM) or init_args.tokenizer")
+        self.projector = Projector(self.vision.num_features, self.lm.config.hidden_size)
+        self.apply_freeze()
+
+    def apply_freeze(self) -> None:
+        for part in self.hparams.freeze:
+            getattr(self, part).requires_grad_(False)
+
+    def configure_model(self) -> None:
+        if self.lm is None:
+            raise ZooError("VisionLM needs an LM: set init_args.lm_from (a zoo LM) or init_args.tokenizer")
+
+    def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, T, V)`` of the text positions, each image's projected tokens before its text."""
+        from zoo.nets import image_tokens
+
+        prefix = self.projector(image_tokens(self.vision, pixel_values))
+        text = self.lm.get_input_embeddings()(input_ids)
+        mask = torch.cat([attention_mask.new_ones(prefix.shape[:2]), attention_mask], dim=1)
+        logits = self.lm(inputs_embeds=torch.cat([prefix, text], dim=1), attention_mask=mask, use_cache=False).logits
+        return logits[:, prefix.size(1):]
+
+    def response_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Next-token cross-entropy on the response tokens (``labels`` is ``-100`` elsewhere)."""
+        logits = self(batch["pixel_values"], batch["input_ids"], batch["attention_mask"])
+        targets = F.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE_INDEX)
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.response_loss(batch)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self.log("val/loss", self.response_loss(batch), prog_bar=True, sync_dist=True)
+
+    # ------------------------------------------------------------------ artifact
+    def save_artifacts(self, folder: Path) -> None:
+        """``vision/`` (timm), ``projector/`` (safetensors + config) and ``lm/`` (transformers) folders."""
+        from safetensors.torch import save_file
+        from timm.models import save_for_hf
+
+        save_for_hf(self.vision, str(folder / "vision"), model_args=self.hparams.vision_args or None,
+                    safe_serialization=True)
+        (folder / "projector").mkdir()
+        save_file({k: v.contiguous() for k, v in self.projector.state_dict().items()},
+                  str(folder / "projector" / "model.safetensors"))
+        shape = {"type": "mlp2x_gelu", "in_features": self.projector.in_features,
+                 "out_features": self.projector.out_features}
+        (folder / "projector" / "config.json").write_text(json.dumps(shape, indent=2) + "\n", encoding="utf-8")
+        self.lm.save_pretrained(folder / "lm", safe_serialization=True)
+        self.tokenizer.save_pretrained(folder / "lm")
+
+    def artifact_metadata(self) -> dict[str, Any]:
+        from datamodules.tokenizer import tokenizer_json
+
+        return {"lm_config": self.lm.config.to_dict(), "tokenizer_json": tokenizer_json(self.tokenizer)}
+
+    def restore_artifacts(self, metadata: dict[str, Any]) -> None:
+        from transformers import AutoConfig
+
+        from datamodules.tokenizer import wrap_fast_tokenizer
+        from zoo.nets import Projector, build_causal_lm, build_vision_encoder
+
+        lm_config = dict(metadata["lm_config"])
+        self.lm = build_causal_lm(AutoConfig.for_model(lm_config.pop("model_type"), **lm_config))
+        self.tokenizer = wrap_fast_tokenizer(metadata["tokenizer_json"])
+        self.vision = build_vision_encoder(self.hparams.vision, **(self.hparams.vision_args or {}))
+        self.projector = Projector(self.vision.num_features, self.lm.config.hidden_size)
+        self.apply_freeze()
+
+    @classmethod
+    def from_folder(cls, folder: Path, card: dict[str, Any] | None) -> "VisionLM":
+        import timm
+        from safetensors.torch import load_file
+
+        from zoo.nets import Projector
+
+        if card is None:
+            raise ZooError(f"{folder}: a vision-LM folder needs its zoo card; re-export it with `zoo export`")
+        folder = Path(folder)
+        module = cls(**cls.init_hparams(card.get("hparams", {})))
+        module.vision = timm.create_model(f"local-dir:{folder / 'vision'}", pretrained=True, num_classes=0)
+        module.lm, module.tokenizer = read_causal_lm(folder / "lm")
+        shape = json.loads((folder / "projector" / "config.json").read_text(encoding="utf-8"))
+        module.projector = Projector(shape["in_features"], shape["out_features"])
+        module.projector.load_state_dict(load_file(str(folder / "projector" / "model.safetensors")))
+        module.apply_freeze()
+        return module.eval()
+
+    @classmethod
+    def load_snippet(cls, folder: str) -> list[str]:
+        return ["import timm", "from transformers import AutoModelForCausalLM",
+                f"vision = timm.create_model('local-dir:' + {folder!r} + '/vision', pretrained=True)",
+                f"lm = AutoModelForCausalLM.from_pretrained({folder + '/lm'!r})"]
