@@ -26,7 +26,7 @@ from benchmarks.suites import Suite, TaskSpec, load_suite, task_docs_sha256
 from zoo.errors import ZooError
 from zoo.hashing import files_sha256, fingerprint, identity_of
 from zoo.paths import PROJECT_ROOT, atomic_write_text, cache_dir
-from zoo.resolve import model_identity, verified_folder
+from zoo.resolve import CARD_FILE, model_identity, verified_folder
 
 #: Bump when the harness's scoring or row schema changes: every cached result is recomputed.
 HARNESS_VERSION = 2
@@ -59,7 +59,7 @@ def library_versions() -> dict[str, str]:
 
 
 class LoadedModel:
-    """A model resolved for evaluation: its verified folder, identity, kind, and module on demand.
+    """A model resolved for evaluation: its verified folder, identity and kind; its module on demand.
 
     Args:
         reference: Registry name, ``local-dir:/path`` or ``hf-hub:org/name``.
@@ -99,8 +99,13 @@ class LoadedModel:
 
     @cached_property
     def kind(self) -> str:
-        """The model kind: the zoo module's own, ``causal-lm`` for a plain HF folder (what HFLM opens)."""
-        return "causal-lm" if self.card is None else self.module.kind
+        """The model kind: that of the module class the folder loads as (the card's class, or for a
+        plain HF folder the class of its architecture), read without loading any weights."""
+        from zoo.checkpoint import module_class, plain_folder_class
+
+        if self.card is None:
+            return plain_folder_class(self.folder).kind
+        return module_class(self.card.get("class_path"), self.folder / CARD_FILE).kind
 
     def lm(self, batch_size: int):
         """The lm-eval model: ``ZooLM`` for zoo folders, ``HFLM`` for plain HF folders."""
@@ -193,7 +198,7 @@ def _lm_eval_rows(model: LoadedModel, suite: Suite, specs: list[TaskSpec], limit
         if model.kind not in LM_EVAL_KINDS:
             rows.append(task_error_row(common, spec, ZooError(
                 f"{spec.task} is an lm-eval task, which scores {', '.join(LM_EVAL_KINDS)} models; "
-                f"{model.reference} is a {model.kind} model")))
+                f"{model.reference} is of kind {model.kind}")))
             continue
         try:
             task = task_manager().load([spec.task])["tasks"][spec.task]
@@ -239,7 +244,7 @@ def _evaluator_rows(model: LoadedModel, specs: list[TaskSpec], limit: int | None
         if model.kind not in scorer.kinds:
             rows.append(task_error_row(common, spec, ZooError(
                 f"{spec.task} (evaluator {spec.evaluator}) scores {', '.join(scorer.kinds)} models; "
-                f"{model.reference} is a {model.kind} model")))
+                f"{model.reference} is of kind {model.kind}")))
             continue
         try:
             scores = scorer(model.module, spec.args, limit)

@@ -2,7 +2,8 @@
 
 The table is models x tasks: one column per (suite, task, metric) with the suite's first metric of
 each task, the best value of each column in bold (by the metric's direction). A model that failed
-is an error row. The same rows always give the same bytes, so ``--check`` can compare.
+is an error row; a task that could not be scored (absent data, another model kind) is listed
+under Errors with its suite and task. The same rows always give the same bytes, so ``--check`` can compare.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def table(rows: list[dict[str, Any]], primary: dict[tuple[str, str], str]):
     for row in rows:
         key = (row["suite"], row["task"], row["metric"])
         if row["metric"] == "error":
-            errors[row["model"]].append(f"{row['suite']}: {row['error']}")
+            # A whole-suite failure (task "*") names the suite, a task's own failure names the task too.
+            where = row["suite"] if row["task"] in (None, "*") else f"{row['suite']}/{_short(row['task'], row['suite'])}"
+            errors[row["model"]].append(f"{where}: {row['error']}")
         elif key in columns:
             values[row["model"]][key] = (row["value"], row["stderr"])
             higher[key] = bool(row["higher_is_better"])

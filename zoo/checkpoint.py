@@ -22,7 +22,7 @@ import yaml
 
 from zoo.errors import ZooError
 from zoo.hashing import identity_of
-from zoo.paths import atomic_dir
+from zoo.paths import atomic_dir, zoo_home
 from zoo.registry import entries
 from zoo.resolve import CARD_FILE, folder_files_sha256, read_card, resolve, verify_folder
 
@@ -62,18 +62,44 @@ def module_class(class_path: Any, where: Path | str):
 
 
 # ---------------------------------------------------------------------- export
+def check_export_target(out: Path, force: bool = False) -> None:
+    """Refuse to replace anything but a zoo folder (or nothing) unless ``force``: an export swaps ``out`` whole."""
+    out = Path(out)
+    if force or not out.exists() or (out.is_dir() and ((out / CARD_FILE).is_file() or not any(out.iterdir()))):
+        return
+    what = "a file" if not out.is_dir() else "a folder that is not a zoo folder"
+    raise ZooError(f"{out} is {what}; an export replaces its target whole: pick a new or empty folder, "
+                   "or pass --force to replace it")
+
+
+def portable(value: Any) -> Any:
+    """``value`` with this machine's ``ZOO_HOME`` written as ``$ZOO_HOME``, so a card leaks no local path
+    and two identical builds under different homes have the same card."""
+    home = str(zoo_home())
+    if isinstance(value, str):
+        return value.replace(home, "$ZOO_HOME")
+    if isinstance(value, dict):
+        return {key: portable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(item) for item in value]
+    return value
+
+
 def export_module(module, out: Path, name: str | None = None, metrics: dict[str, float] | None = None,
-                  extra_card: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None) -> Path:
+                  extra_card: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
+                  force: bool = False) -> Path:
     """Write a module's folder with its card and model card; atomic (``out`` is replaced only on success).
 
     Args:
         module: A ``ZooModule`` (after fit, or rebuilt from a checkpoint).
-        out: Target folder.
+        out: Target folder: new, empty, or a zoo folder to replace.
         name: Registry name, if this is a zoo entry.
         metrics: Final metrics to record in the card.
         extra_card: More card fields (the build preset, the training step).
         metadata: ``module.zoo_metadata()`` as saved in a checkpoint (default: the live module's).
+        force: Replace ``out`` even if it is a file or a folder that is not a zoo folder.
     """
+    check_export_target(out, force)
     metadata = metadata or module.zoo_metadata()
     # jsonargparse adds private keys (_class_path, _instantiator) that are not init arguments.
     hparams = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(module.hparams).items()
@@ -83,7 +109,8 @@ def export_module(module, out: Path, name: str | None = None, metrics: dict[str,
         files = folder_files_sha256(tmp)
         card = {
             "card_version": CARD_VERSION, "name": name, "kind": module.kind, "class_path": metadata["class_path"],
-            "system": metadata["class_path"].rsplit(".", 1)[-1], "hparams": hparams, "recipe": metadata.get("recipe"),
+            "system": metadata["class_path"].rsplit(".", 1)[-1], "hparams": portable(hparams),
+            "recipe": portable(metadata.get("recipe")),
             "data_fingerprint": metadata.get("data_fingerprint"), "data_report": metadata.get("data_report"),
             "files_sha256": files, "identity": identity_of(files),
             "parameters": sum(p.numel() for p in module.parameters()), "metrics": metrics or {},
@@ -94,10 +121,18 @@ def export_module(module, out: Path, name: str | None = None, metrics: dict[str,
     return Path(out)
 
 
-def export_checkpoint(ckpt_path: Path, out: Path, name: str | None = None) -> Path:
-    """Export a Lightning ``.ckpt`` written by a zoo fit as a zoo folder (read with ``weights_only=True``)."""
+def export_checkpoint(ckpt_path: Path, out: Path, name: str | None = None, force: bool = False) -> Path:
+    """Export a Lightning ``.ckpt`` written by a zoo fit as a zoo folder (read with ``weights_only=True``).
+
+    Args:
+        ckpt_path: The ``.ckpt`` file.
+        out: Target folder: new, empty, or a zoo folder to replace.
+        name: Registry name to record in the card.
+        force: Replace ``out`` even if it is a file or a folder that is not a zoo folder.
+    """
     import torch
 
+    check_export_target(out, force)
     ckpt_path = Path(ckpt_path)
     if not ckpt_path.is_file():
         raise ZooError(f"checkpoint not found: {ckpt_path}; pass the .ckpt a zoo fit wrote (e.g. .../checkpoints/last.ckpt)")
@@ -110,7 +145,7 @@ def export_checkpoint(ckpt_path: Path, out: Path, name: str | None = None) -> Pa
     if not isinstance(metadata, dict) or "state_dict" not in checkpoint or "artifact" not in metadata:
         raise ZooError(f"{ckpt_path}: no zoo metadata in this checkpoint; export only .ckpt files written by `zoo fit`")
     module = module_class(metadata.get("class_path"), ckpt_path).from_checkpoint(checkpoint)
-    return export_module(module, out, name=name, metadata=metadata,
+    return export_module(module, out, name=name, metadata=metadata, force=force,
                          extra_card={"steps": int(checkpoint.get("global_step", 0))})
 
 

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 #: The repository root (configs/ lives there); the package is installed editable.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -50,16 +50,55 @@ def cache_dir(kind: str) -> Path:
     return zoo_home() / "cache" / kind
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _temp_prefix(target: Path) -> str:
+    """Temporaries of ``target`` are hidden siblings named after it and the writing process."""
+    return f".{target.name}.tmp-{os.getpid()}-"
+
+
+def clean_stale_temps(target: Path) -> None:
+    """Remove the temporaries that killed writers of ``target`` left behind (their process is gone)."""
+    for stale in Path(target).parent.glob(f".{Path(target).name}.tmp-*"):
+        pid = stale.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+    shutil.rmtree(Path(target).with_name(f".{Path(target).name}.old"), ignore_errors=True)
+
+
+def _prepare_parent(target: Path) -> None:
+    from zoo.errors import ZooError
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ZooError(f"cannot write {target}: a file is in the way of its folder {target.parent}; "
+                       "pick another output path") from None
+    except PermissionError:
+        raise ZooError(f"cannot write {target}: permission denied on {target.parent}; pick a writable path") from None
+    if not os.access(target.parent, os.W_OK):
+        raise ZooError(f"cannot write {target}: {target.parent} is read-only; pick a writable path")
+    clean_stale_temps(target)
+
+
 @contextmanager
 def atomic_dir(target: Path) -> Iterator[Path]:
     """Yield a temporary sibling folder that replaces ``target`` only if the block succeeds.
 
     Readers never see a half-written folder: the rename is atomic on one file system, and a
-    failure leaves ``target`` as it was.
+    failure leaves ``target`` as it was. Temporaries that a killed run left are removed first.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    _prepare_parent(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), dir=target.parent))
     try:
         yield tmp
         if target.exists():
@@ -75,15 +114,32 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+@contextmanager
+def atomic_file(path: Path, mode: str = "w") -> Iterator[IO]:
+    """Yield a handle on a temporary sibling that replaces ``path`` only if the block succeeds.
+
+    Args:
+        path: The file to write.
+        mode: ``w`` (UTF-8 text, ``\\n`` line ends) or ``wb``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    if path.is_dir():
+        from zoo.errors import ZooError
+
+        raise ZooError(f"cannot write {path}: it is a folder; pass a file path")
+    _prepare_parent(path)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        text = {"encoding": "utf-8", "newline": "\n"} if "b" not in mode else {}
+        with os.fdopen(fd, mode, **text) as handle:
+            yield handle
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    with atomic_file(path) as handle:
+        handle.write(text)

@@ -307,6 +307,31 @@ def test_augmentation_from_pairs_file(tmp_path):
         InstructionAugmentation(pairs_source=str(path), chain=3).fingerprint
 
 
+class EchoSynthesizer:
+    """A stand-in pair writer (the data layer only needs ``synthesize`` and ``identity``): one pair
+    per text, asking for the text itself; records what it was asked."""
+
+    def __init__(self):
+        self.asked: list[str] = []
+
+    def synthesize(self, texts: list[str]) -> list[list[QAPair]]:
+        self.asked += texts
+        return [[QAPair(f"What does '{text}' say?", text)] for text in texts]
+
+    def identity(self) -> str:
+        return "echo-1"
+
+
+def test_augmentation_asks_the_synthesizer_it_is_given_for_missing_pairs():
+    synthesizer = EchoSynthesizer()
+    transform = InstructionAugmentation(chain=1, synthesizer=synthesizer)
+    out = transform(_batch())
+    assert synthesizer.asked == ["Raw text only."], "only the document without pairs is synthesized for"
+    assert "What does 'Raw text only.' say?" in out["text"][1] and PLAIN_PAIR["question"] in out["text"][0]
+    assert transform.fingerprint.endswith(":echo-1"), "the synthesizer's identity is part of the cache key"
+    assert InstructionAugmentation(chain=1).fingerprint == transform.fingerprint.removesuffix(":echo-1")
+
+
 def test_augmentation_tinyworld_pairs():
     from datamodules.tinyworld.world import generate_world
 

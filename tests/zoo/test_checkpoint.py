@@ -11,7 +11,8 @@ from lightning.pytorch.callbacks import Callback
 
 import zoo
 from tests.conftest import TINY
-from zoo.checkpoint import export_checkpoint, load_pretrained, resolve
+from zoo.checkpoint import export_checkpoint
+from zoo.resolve import load_pretrained, resolve
 from zoo.cli import lightning_cli
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
@@ -106,7 +107,7 @@ def test_truncated_plain_hf_folder_is_a_clear_error(exported, tmp_path):
 
 
 def test_registry_names_resolve_only_to_their_own_build(tmp_path):
-    with pytest.raises(ZooError, match="not built yet.*zoo build base-lm-tiny"):
+    with pytest.raises(ZooError, match="not built at preset full.*zoo build base-lm-tiny"):
         resolve("base-lm-tiny")
     with pytest.raises(ZooError, match="did you mean base-lm-tiny"):
         zoo.load("base_lm_tiny")

@@ -134,17 +134,50 @@ def test_later_rounds_carry_the_previous_round(tmp_path):
 
 
 def test_augmentation_asks_the_synthesizer_for_missing_pairs(tiny_synthesizer):
-    from datamodules.transforms.instruction_templates import InstructionAugmentation
+    import pickle
 
-    transform = InstructionAugmentation(synthesizer=f"local-dir:{tiny_synthesizer}", chain=1)
+    from datamodules.transforms.instruction_templates import InstructionAugmentation
+    from zoo.modules.instruction_synthesizer import PretrainedSynthesizer
+    from zoo.resolve import model_identity
+
+    synthesizer = PretrainedSynthesizer(f"local-dir:{tiny_synthesizer}", batch_size=1)
+    transform = InstructionAugmentation(synthesizer=synthesizer, chain=1)
     batch = {"id": ["a", "b"], "title": ["", ""], "text": ["Rora Elna is a native of Lisbon.", "Another text."],
              "pairs": [[{"question": "Where is Rora from?", "answer": "Lisbon"}], None]}
     out = transform(batch)
     assert "Where is Rora from?" in out["text"][0] and len(out["text"]) == 2
     synthesized = transform.synthesized([batch["text"][1]])[0]
     assert all(p["question"] in out["text"][1] for p in synthesized)
-    assert "sha256:" in transform.fingerprint, "the synthesizer's weights are part of the cache key"
+    assert transform.fingerprint.endswith(":" + model_identity(f"local-dir:{tiny_synthesizer}")), \
+        "the synthesizer's files are part of the cache key"
     assert InstructionAugmentation().fingerprint != transform.fingerprint
+    assert len(pickle.dumps(transform)) < 10_000, "hashing the transform does not pickle the synthesizer's weights"
+    texts = ["Rora Elna is a native of Lisbon.", "Turo Marten works as a baker in Oslo.", "A third text."]
+    assert synthesizer.synthesize(texts) == PretrainedSynthesizer(f"local-dir:{tiny_synthesizer}").synthesize(texts)
+
+
+def test_the_recipe_hands_the_synthesizer_to_its_data_unloaded(tiny_synthesizer):
+    from datamodules.transforms.instruction_templates import InstructionAugmentation
+    from zoo.cli import lightning_cli
+    from zoo.modules.instruction_synthesizer import PretrainedSynthesizer
+    from zoo.paths import PROJECT_ROOT
+
+    recipe = PROJECT_ROOT / "configs" / "instruction_pretrain" / "instruct-lm-tiny.yaml"
+    cli = lightning_cli(["-c", str(recipe), "--data.init_args.transform.init_args.synthesizer.init_args.model",
+                         f"local-dir:{tiny_synthesizer}"], run=False)
+    transform = cli.datamodule.transform
+    assert isinstance(transform, InstructionAugmentation)
+    synthesizer = transform._synthesizer
+    assert isinstance(synthesizer, PretrainedSynthesizer) and synthesizer._module is None, "read on first use"
+
+
+def test_a_synthesizer_must_be_one(tiny_folder):
+    from zoo.modules.instruction_synthesizer import PretrainedSynthesizer
+
+    with pytest.raises(ZooError, match="not an instruction synthesizer"):
+        PretrainedSynthesizer(f"local-dir:{tiny_folder}").synthesize(["A text."])
+    with pytest.raises(ZooError, match="batch_size=0"):
+        PretrainedSynthesizer("instruct-synth-tiny", batch_size=0)
 
 
 def test_synthesis_quality_scores_pairs_against_the_world(tiny_synthesizer):

@@ -50,8 +50,8 @@ def test_plan_refuses_bad_settings(tmp_path, kwargs, message):
 
 # ---------------------------------------------------------------------- sampling
 def test_samples_do_not_depend_on_the_batch(tiny_folder):
-    from zoo.checkpoint import load_pretrained
-    from zoo.modules.synthesis import sample_documents
+    from datamodules.sampling import sample_documents
+    from zoo.resolve import load_pretrained
 
     net, tokenizer = load_pretrained(f"local-dir:{tiny_folder}")
     together = sample_documents(net, tokenizer, [0, 1, 2, 3], seed=0, max_new_tokens=24)
@@ -85,6 +85,20 @@ def test_synth_sample_writes_shards_resumes_and_matches_any_batch_size(run_zoo, 
     assert (tmp_path / "a" / "shard-00000.jsonl").stat().st_mtime_ns == kept, "finished shards are not redone"
 
 
+def test_the_sampled_source_has_the_rows_of_the_sampler(tiny_folder, tmp_path):
+    """``sampled:N:MODEL`` data (the data layer) and ``zoo synth sample`` (``LMSampler``) write the same rows."""
+    from datamodules.synthesis import sampled_corpus
+    from zoo.modules.synthesis import LMSampler
+
+    model = f"local-dir:{tiny_folder}"
+    rows, key = sampled_corpus(model, 5, shard_size=2, batch_size=3, max_new_tokens=16)
+    items = SynthesisDataModule(str(tmp_path), n_documents=5, shard_size=2).items
+    assert rows == LMSampler(model, max_new_tokens=16).predict_step(items, 0)
+    assert sampled_corpus(model, 5, shard_size=5, batch_size=1, max_new_tokens=16)[1] == key, \
+        "the shard layout and batch size are no part of the cache key"
+    assert sampled_corpus(model, 5, seed=1, max_new_tokens=16)[1] != key
+
+
 # ---------------------------------------------------------------------- token editing
 def test_synth_toedit_edits_a_corpus(run_zoo, tiny_folder, tmp_path):
     source = write_documents(tmp_path / "human.jsonl", 6)
@@ -114,12 +128,12 @@ def test_synth_toedit_bad_input_is_one_line_and_writes_nothing(run_zoo, tiny_fol
     assert code == 2 and "unknown model" in err and not (tmp_path / "out").exists()
 
 
-def tiny_token_edited(tiny_folder, **kwargs):
+def tiny_token_edited(tiny_folder, **editing):
     from zoo.cli import lightning_cli
     from zoo.paths import PROJECT_ROOT
 
     recipe = PROJECT_ROOT / "configs" / "toedit" / "toedit-lm-tiny.yaml"
-    extra = [arg for key, value in kwargs.items() for arg in (f"--model.init_args.{key}", str(value))]
+    extra = [arg for key, value in editing.items() for arg in (f"--model.init_args.editing.{key}", str(value))]
     cli = lightning_cli(["-c", str(recipe), *TINY, "--model.init_args.prior", f"local-dir:{tiny_folder}", *extra],
                         run=False)
     cli.datamodule.setup("fit")
@@ -156,6 +170,7 @@ def test_online_deletion_pads_and_ignores_the_tail(tiny_folder):
 
 def test_token_edited_lm_exports_and_loads_without_its_prior(tiny_folder, tmp_path, run_zoo):
     import zoo
+    from datamodules.transforms.token_editing import EditSettings
     from zoo.checkpoint import export_checkpoint
     from zoo.modules import TokenEditedLM
     from zoo.paths import PROJECT_ROOT
@@ -169,8 +184,11 @@ def test_token_edited_lm_exports_and_loads_without_its_prior(tiny_folder, tmp_pa
     folder = export_checkpoint(tmp_path / "checkpoints" / "last.ckpt", tmp_path / "folder")
     loaded = zoo.load(f"local-dir:{folder}")
     assert isinstance(loaded, TokenEditedLM) and loaded.editor is None
+    assert loaded.settings == EditSettings(threshold=0.99, top_k=8, beta=1.5), "settings come back from the card"
     card = json.loads((folder / "zoo_card.json").read_text())
-    assert card["hparams"]["prior"] == f"local-dir:{tiny_folder}" and card["hparams"]["threshold"] == 0.99
+    assert card["hparams"]["prior"] == f"local-dir:{tiny_folder}"
+    assert card["hparams"]["editing"] == {"threshold": 0.99, "top_k": 8, "beta": 1.5, "variant": "replace",
+                                          "delete_below": 0.001, "seed": 0}
     assert card["editing"]["online_prior"] == f"local-dir:{tiny_folder}" and card["editing"]["top_k"] == 8
     assert "- Token editing: " in (folder / "README.md").read_text()
     ids = torch.arange(1, 20)[None]
