@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, TypeVar
 
 from zoo.errors import ZooError
+from zoo.registry import KINDS
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Evaluator(Protocol):
 
     #: Bump when the evaluator's scoring changes (it is recorded as the task version).
     version: str
-    #: The model kinds (``zoo.modules.base.KINDS``) it scores; the harness gives it no other.
+    #: The model kinds (``zoo.registry.KINDS``) it scores; the harness gives it no other.
     kinds: tuple[str, ...]
 
     def __call__(self, module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
@@ -135,8 +136,6 @@ def check_interface(name: str, candidate: Any) -> None:
         name: Its registry name (for the message).
         candidate: The object.
     """
-    from zoo.modules.base import KINDS
-
     version, kinds = getattr(candidate, "version", None), getattr(candidate, "kinds", None)
     if not callable(candidate):
         problem = "is not callable"

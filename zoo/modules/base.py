@@ -8,6 +8,7 @@ swaps folders atomically and renders what the module gives it, so it never names
 
 from __future__ import annotations
 
+import inspect
 import math
 from functools import partial
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any, ClassVar
 
 import lightning as L
 import torch
+
+from zoo.errors import ZooError
 
 def warmup_cosine(step: int, warmup: int, total: int, floor: float) -> float:
     """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to ``floor`` at ``total``."""
@@ -105,6 +108,9 @@ class ZooModule(L.LightningModule):
         """A saved module's init arguments with those that load training-only weights set to None
         (explicitly: a default such as ``init_from="base-lm-tiny"`` would load them again)."""
         kept = {key: value for key, value in hparams.items() if not key.startswith("_")}
+        if unknown := sorted(set(kept) - set(inspect.signature(cls.__init__).parameters)):
+            raise ZooError(f"saved hyper-parameters {', '.join(unknown)} are not {cls.__name__}'s init arguments; "
+                           "re-export the model with the lmzoo version that trained it")
         return {**kept, **{key: None for key in cls.training_only_hparams}}
 
     def zoo_metadata(self) -> dict[str, Any]:
@@ -125,8 +131,6 @@ class ZooModule(L.LightningModule):
     @classmethod
     def from_checkpoint(cls, checkpoint: dict[str, Any]) -> "ZooModule":
         """Rebuild the module of a Lightning checkpoint (already read with ``weights_only=True``)."""
-        from zoo.errors import ZooError
-
         module = cls(**cls.init_hparams(dict(checkpoint.get("hyper_parameters", {}))))
         module.restore_artifacts(checkpoint["zoo"]["artifact"])
         # Only the exported weights: metric states and training-only parts are not in the artifact.
