@@ -23,6 +23,8 @@ from typing import Any, Iterable
 
 from benchmarks.evaluators import get_evaluator
 from benchmarks.suites import Suite, TaskSpec, load_suite, task_docs_sha256
+from zoo.checkpoint import library_versions as zoo_library_versions
+from zoo.checkpoint import load, module_class, plain_folder_class
 from zoo.errors import ZooError
 from zoo.hashing import files_sha256, fingerprint, identity_of
 from zoo.paths import PROJECT_ROOT, atomic_write_text, cache_dir
@@ -53,9 +55,7 @@ def library_versions() -> dict[str, str]:
     """Versions of the libraries that shape a result (the zoo's, and lm-eval's)."""
     import lm_eval
 
-    from zoo.checkpoint import library_versions as zoo_versions
-
-    return {**zoo_versions(), "lm_eval": getattr(lm_eval, "__version__", "unknown")}
+    return {**zoo_library_versions(), "lm_eval": getattr(lm_eval, "__version__", "unknown")}
 
 
 class LoadedModel:
@@ -90,19 +90,15 @@ class LoadedModel:
 
     @property
     def module(self):
-        """The zoo LightningModule (zoo folders) or a ``CausalLM`` wrapping the HF model (plain folders)."""
+        """The zoo LightningModule: the card's class, or for a plain HF folder the module of its architecture."""
         if self._module is None:
-            import zoo
-
-            self._module = zoo.load(f"local-dir:{self.folder}")
+            self._module = load(f"local-dir:{self.folder}")
         return self._module
 
     @cached_property
     def kind(self) -> str:
         """The model kind: that of the module class the folder loads as (the card's class, or for a
         plain HF folder the class of its architecture), read without loading any weights."""
-        from zoo.checkpoint import module_class, plain_folder_class
-
         if self.card is None:
             return plain_folder_class(self.folder).kind
         return module_class(self.card.get("class_path"), self.folder / CARD_FILE).kind
@@ -129,7 +125,11 @@ def placement(parameters: Iterable) -> dict[str, str]:
 
 
 def model_parameters(lm):
-    """Parameters of the model behind an lm-eval LM (ZooLM or HFLM)."""
+    """Parameters of the model behind an lm-eval LM.
+
+    Args:
+        lm: A ``ZooLM`` (its ``net``) or an ``HFLM`` (its ``model``).
+    """
     return (getattr(lm, "net", None) or lm.model).parameters()
 
 
@@ -190,9 +190,13 @@ def _lm_eval_rows(model: LoadedModel, suite: Suite, specs: list[TaskSpec], limit
                   common: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows of the lm-eval tasks; a task with the wrong model kind or without its data is an error row."""
     from lm_eval import evaluator
+    from lm_eval.utils import setup_logging
 
     from benchmarks.tasks import task_manager
 
+    # Before the tasks load: lm-eval warns on each custom_dataset task about its --metadata flag, which
+    # a zoo user cannot act on (LMEVAL_LOG_LEVEL still overrides the level).
+    setup_logging(verbosity="ERROR")
     rows, tasks = [], {}
     for spec in specs:
         if model.kind not in LM_EVAL_KINDS:

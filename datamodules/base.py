@@ -24,6 +24,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from datamodules.real_corpora import load_real_corpus
+from datamodules.tinyworld import general_instructions, generate_world
+from datamodules.tokenizer import load_tokenizer
+from datamodules.transforms.instruction_format import synthesizer_example
 from zoo.errors import ZooError
 from zoo.hashing import fingerprint
 
@@ -69,17 +73,15 @@ def check_source(source: str) -> None:
 def _row_source(source: str) -> tuple[list[dict], str]:
     """Rows and fingerprint of the sources that are built in code: real corpora, the instruction
     synthesizer's training data (as it reads: context then pairs) and sampled text."""
+    # Imported here, not at the top: these two modules build on this one (ZooDataModule, the plan).
     if source.startswith("synthesizer-data:"):
         from datamodules.instruction import synthesizer_examples
-        from datamodules.transforms.instruction_format import synthesizer_example
 
         examples = synthesizer_examples(source.removeprefix("synthesizer-data:"))
         rows = [{"id": e["id"], "title": "", "text": "".join(synthesizer_example(e["context"], e["pairs"])).strip()}
                 for e in examples]
         return rows, fingerprint(source, [row["text"] for row in rows])
     if source.startswith("zoo-data:"):
-        from datamodules.real_corpora import load_real_corpus
-
         rows = load_real_corpus(source.removeprefix("zoo-data:"))
         return rows, fingerprint(source, {key: [r[key] for r in rows] for key in ("id", "title", "text")})
     from datamodules.synthesis import sampled_corpus
@@ -106,8 +108,6 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
     import datasets
 
     if source.startswith("tinyworld:"):
-        from datamodules.tinyworld import generate_world
-
         try:
             generated = generate_world(domain=source.removeprefix("tinyworld:"), **(world or {}))
         except (ValueError, TypeError) as error:
@@ -118,8 +118,6 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         return datasets.Dataset.from_dict(table), fingerprint(generated.fingerprint(), list(world_parts))
 
     if source == "instructions:general":
-        from datamodules.tinyworld import general_instructions
-
         settings = {"n": 2000, "seed": 0, **(world or {})}
         rows = general_instructions(**settings)
         table = {"id": [r["id"] for r in rows], "title": [""] * len(rows), "text": [r["text"] for r in rows]}
@@ -231,8 +229,6 @@ class ZooDataModule(L.LightningDataModule):
     def tokenizer(self):
         """The fast tokenizer (loaded on first use)."""
         if self._tokenizer is None:
-            from datamodules.tokenizer import load_tokenizer
-
             self._tokenizer = load_tokenizer(self.tokenizer_spec)
         return self._tokenizer
 

@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 
 from datamodules.base import ZooDataModule, split_of
 from datamodules.real_corpora import data_dir, pubmedqa_training_items
+from datamodules.tinyworld import generate_world
 from datamodules.transforms.instruction_format import CON, CON_END, QAPair, render_pairs
 from zoo.errors import ZooError
 
@@ -43,8 +44,6 @@ def pubmedqa_examples() -> list[dict]:
 def synthesizer_examples(source: str, world: dict | None = None) -> list[dict]:
     """``{"id", "context", "pairs": [{"question", "answer"}]}`` examples of a source."""
     if source.startswith("tinyworld:"):
-        from datamodules.tinyworld import generate_world
-
         try:
             generated = generate_world(domain=source.removeprefix("tinyworld:"), **(world or {}))
         except (ValueError, TypeError) as error:

@@ -13,6 +13,8 @@ import torch
 from datamodules.base import (HELD_OUT_FRACTION, TensorDictDataset, ZooDataModule, load_documents,
                               split_of)
 from datamodules.multiple_choice import MultipleChoiceDataset, collate_choices
+from datamodules.tinyworld import generate_world
+from datamodules.tokenizer import tokenizer_fingerprint
 from datamodules.transforms import DocumentTransform
 from zoo.errors import ZooError
 from zoo.hashing import fingerprint
@@ -102,8 +104,6 @@ class TextCorpusDataModule(ZooDataModule):
     def tinyworld(self):
         """The generated world of a ``tinyworld:`` source (for its evaluation items)."""
         if self._world is None and self.is_tinyworld:
-            from datamodules.tinyworld import generate_world
-
             self._world = generate_world(domain=self.source.removeprefix("tinyworld:"), **self.world)
         return self._world
 
@@ -117,8 +117,6 @@ class TextCorpusDataModule(ZooDataModule):
     def fingerprint(self) -> str:
         """Cache key: source, tokenizer, transform, packing settings."""
         if self._fingerprint is None:
-            from datamodules.tokenizer import tokenizer_fingerprint
-
             _, source_fingerprint = self._documents()
             self._fingerprint = fingerprint(
                 PACKING_VERSION, source_fingerprint, tokenizer_fingerprint(self.tokenizer),

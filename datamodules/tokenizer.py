@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+from datamodules.tinyworld import WorldConfig, generate_world, world_fingerprint
 from zoo.errors import ZooError
 from zoo.paths import atomic_write_text, cache_dir
 
@@ -66,8 +67,6 @@ def wrap_fast_tokenizer(tokenizer_json: str):
 
 def tinyworld_corpus(domains: Iterable[str], seed: int) -> list[str]:
     """The tokenizer's training corpus: every text of the default world of each domain."""
-    from datamodules.tinyworld import generate_world
-
     texts: list[str] = []
     for domain in domains:
         world = generate_world(domain=domain, seed=seed)
@@ -84,8 +83,6 @@ def tinyworld_tokenizer(domains: Iterable[str] | None = None, seed: int = 0, voc
         seed: World seed of the corpus.
         vocab_size: BPE vocabulary size.
     """
-    from datamodules.tinyworld import WorldConfig, world_fingerprint
-
     domains = sorted(domains or TOKENIZER_DOMAINS)
     key = json.dumps({
         "version": TOKENIZER_VERSION, "vocab_size": vocab_size, "seed": seed,

@@ -45,12 +45,12 @@ def main() -> None:
 
     from lm_eval.models.huggingface import HFLM
 
-    import zoo
     from benchmarks.adapter import ZooLM
+    from zoo.checkpoint import load
     from zoo.resolve import resolve
 
     folder = resolve(args.model)
-    ours = ZooLM(zoo.load(f"local-dir:{folder}"), batch_size=args.batch_size)
+    ours = ZooLM(load(f"local-dir:{folder}"), batch_size=args.batch_size)
     reference = HFLM(pretrained=str(folder), batch_size=args.batch_size, device="cpu")
     requests = build_requests(args.tasks, args.limit)
     zoo_times, hf_times = [], []

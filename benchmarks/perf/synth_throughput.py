@@ -23,12 +23,12 @@ TARGET_RATIO = 4.0
 
 def load_synthesizer(reference: str, max_new_tokens: int):
     """A built synthesizer, else a random ``llama-tiny`` one."""
-    import zoo
+    from zoo.checkpoint import load
     from zoo.errors import ZooError
     from zoo.modules import InstructionSynthesizer
 
     try:
-        module = zoo.load(reference)
+        module = load(reference)
         module.hparams.max_new_tokens = max_new_tokens
         return module, reference
     except ZooError:

@@ -56,9 +56,15 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 
+from tqdm import tqdm
+
+from datamodules.base import load_documents
+from datamodules.tinyworld import DOMAINS
 from datamodules.transforms import DocumentTransform
 from datamodules.transforms.rc_templates import INTROS, POOLS, templates_fingerprint
 from zoo.errors import ZooError
+from zoo.hashing import fingerprint
+from zoo.paths import atomic_dir, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -431,9 +437,6 @@ def domain_keywords(domain_texts: Iterable[str], general_texts: Iterable[str], v
     Returns:
         The keyword set.
     """
-    from zoo.hashing import fingerprint
-    from zoo.paths import atomic_dir, cache_dir
-
     domain_texts, general_texts = list(domain_texts), list(general_texts)
     key = fingerprint(RC_VERSION, _texts_digest(domain_texts), _texts_digest(general_texts), vocab_size, min_chars)
     folder = cache_dir("rc_keywords") / key
@@ -461,8 +464,6 @@ def corpus_keywords(domain_source: str, general_source: str, vocab_size: int = 8
         min_chars: Shortest keyword.
         world: ``WorldConfig`` fields for ``tinyworld:`` sources.
     """
-    from datamodules.base import load_documents
-
     texts = []
     for source in (domain_source, general_source):
         documents, _ = load_documents(source, world=world)
@@ -524,8 +525,6 @@ class ReadingComprehension(DocumentTransform):
         if self._keyword_set is None:
             corpora = self.keyword_corpora
             if corpora is None:
-                from datamodules.tinyworld import DOMAINS
-
                 if self.domain in DOMAINS and self.domain != "general":
                     corpora = (f"tinyworld:{self.domain}", "tinyworld:general")
                 else:
@@ -743,8 +742,6 @@ def convert_file(in_path: str | os.PathLike, out_path: str | os.PathLike, domain
     Raises:
         ZooError: for unreadable input (see :func:`read_documents`) or an input without documents.
     """
-    from tqdm import tqdm
-
     in_path, out_path = Path(in_path), Path(out_path)
     transform = ReadingComprehension(domain=domain, max_tokens=max_tokens, seed=seed, keyword_corpora=keyword_corpora)
     documents = read_documents(in_path)

@@ -460,6 +460,17 @@ def test_without_data_dir_offline_says_to_set_it(monkeypatch, tmp_path, name):
     assert "set ZOO_DATA_DIR" in str(raised.value) and "\n" not in str(raised.value)
 
 
+@pytest.mark.parametrize("name", list(loaders.SETS))
+def test_a_data_dir_without_the_set_names_its_folder_and_the_hub_copy(monkeypatch, tmp_path, name):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path))
+    folder = loaders.SETS[name].folder
+    with pytest.raises(FileNotFoundError) as raised:
+        loaders.domain(name)
+    message = str(raised.value)
+    assert message.startswith(f"{name}: needs ZOO_DATA_DIR/{folder}/ but {folder}/") and "\n" not in message
+    assert message.endswith(f"unset ZOO_DATA_DIR to load the hub copy {loaders.SETS[name].hub}")
+
+
 # ----------------------------------------------------------------------------- scoring
 
 

@@ -1,16 +1,17 @@
-"""Suites, the cached evaluate(), error rows, and the zoo eval / leaderboard verbs."""
+"""Suites, the cached evaluate() (identity, kinds, absent data, device and dtype), and the zoo eval verb."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 
 import pytest
+import torch
 import yaml
 
+import benchmarks.evaluators as evaluators
 import benchmarks.harness as harness
-from benchmarks.evaluators import EVALUATORS, Score, register
+from benchmarks.evaluators import Score, evaluator, register
 from benchmarks.suites import SUITES_DIR, load_suite, suite_hash, suite_names
 from zoo.errors import ZooError
 
@@ -80,76 +81,242 @@ def test_changed_data_is_refused(tiny_folder, suite_copy):
         harness.evaluate(f"local-dir:{tiny_folder}", "tinyworld-general", limit=2)
 
 
+@pytest.fixture
+def registry(monkeypatch):
+    """A private copy of the evaluator registry."""
+    monkeypatch.setattr(evaluators, "EVALUATORS", dict(evaluators.EVALUATORS))
+
+
+def write_suite(folder, name: str, tasks: list[dict]) -> str:
+    """A suite YAML in the copied suites folder; returns its name."""
+    (folder / f"{name}.yaml").write_text(yaml.safe_dump({"name": name, "version": 1, "description": name,
+                                                         "tasks": tasks}))
+    load_suite.cache_clear()
+    return name
+
+
+CLOZE = {"task": "zoo_tinyworld_general_cloze", "metrics": ["acc", "acc_norm"],
+         "data_sha256": "04817ba3d21e8a271e9a39975727e76d98a6be80a084fb649960ba5e3bc814a1"}
+
+
+@pytest.fixture
+def calls(suite_copy, registry, tmp_path, monkeypatch):
+    """A suite ``counted`` whose one task counts the evaluations that reach a model (value: the count),
+    with a results cache of its own."""
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "zoo_home"))
+    seen = []
+
+    @register("count_calls")
+    @evaluator(version="1", kinds=("causal-lm",))
+    def count_calls(module, args, limit):
+        seen.append(module)
+        return [Score("calls", float(len(seen)))]
+
+    write_suite(suite_copy, "counted", [{"task": "counted", "metrics": ["calls"], "evaluator": "count_calls"}])
+    return seen
+
+
 def test_rows_are_complete_cached_and_invalidated_by_new_weights(tiny_folder, tmp_path, monkeypatch):
+    from zoo.resolve import model_identity
+
     reference = f"local-dir:{tiny_folder}"
     rows = harness.evaluate(reference, "tinyworld-general", limit=8)
     assert {r["metric"] for r in rows} == {"word_perplexity", "bits_per_byte", "acc", "acc_norm", "exact_match"}
+    assert [r["task"] for r in rows] == sorted((r["task"] for r in rows), key=[
+        t.task for t in load_suite("tinyworld-general").tasks].index), "rows follow the suite's task order"
     for row in rows:
-        assert set(harness.ROW_FIELDS) <= set(row)
-        assert row["weights_sha256"] and row["suite_hash"] == load_suite("tinyworld-general").hash
-        assert row["versions"]["lm_eval"] and row["git_commit"] and row["date"] and row["dtype"] == "float32"
+        assert set(harness.ROW_FIELDS) <= set(row) and row["error"] is None
+        assert row["model_identity"] == model_identity(reference) and row["kind"] == "causal-lm"
+        assert row["weights_sha256"] == json.loads((tiny_folder / "zoo_card.json").read_text())[
+            "files_sha256"]["model.safetensors"]
+        assert row["suite_hash"] == load_suite("tinyworld-general").hash
+        assert row["versions"]["lm_eval"] and row["git_commit"] and row["date"]
+        assert (row["device"], row["dtype"]) == ("cpu", "float32")
     # Second call: served from the cache, no model is run.
     monkeypatch.setattr(harness.LoadedModel, "lm", lambda *a, **k: pytest.fail("cached rows must not re-run the model"))
     assert harness.evaluate(reference, "tinyworld-general", limit=8) == rows
     monkeypatch.undo()
 
-    # Retrained (different weights): a new sha256, so it is evaluated afresh.
-    from zoo.checkpoint import export_payload
-
+    # Retrained (different weights): a new identity, so it is evaluated afresh.
     import zoo
+    from zoo.checkpoint import export_module
 
     module = zoo.load(reference)
-    state = {f"net.{k}": v.clone() for k, v in module.net.state_dict().items()}
-    state["net.model.norm.weight"] += 0.5
-    retrained = export_payload(state, module.zoo_metadata(), dict(module.hparams), tmp_path / "retrained")
+    with torch.no_grad():
+        module.net.model.norm.weight += 0.5
+    retrained = export_module(module, tmp_path / "retrained")
     fresh = harness.evaluate(f"local-dir:{retrained}", "tinyworld-general", limit=8)
+    assert fresh[0]["model_identity"] != rows[0]["model_identity"]
     assert fresh[0]["weights_sha256"] != rows[0]["weights_sha256"]
     assert [r["value"] for r in fresh] != [r["value"] for r in rows]
+
+
+def _rewrite(path, edit) -> None:
+    """Change a JSON file's bytes (an added key, or the same data laid out anew), keeping it loadable."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps(edit(data), indent=1), encoding="utf-8")
+
+
+@pytest.mark.parametrize("changed", ["tokenizer.json", "config.json"])
+@pytest.mark.parametrize("carded", [True, False], ids=["zoo-folder", "plain-folder"])
+def test_cache_identity_covers_tokenizer_and_config(tiny_folder, tmp_path, calls, changed, carded):
+    from zoo.hashing import identity_of
+    from zoo.resolve import folder_files_sha256
+
+    first, second = (shutil.copytree(tiny_folder, tmp_path / name) for name in ("first", "second"))
+    # Same weights, another tokenizer or config: a config key the net ignores, the tokenizer laid out anew.
+    _rewrite(second / changed, lambda data: {**data, "zoo_note": "second"} if changed == "config.json" else data)
+    for folder in (first, second):
+        if not carded:
+            (folder / "zoo_card.json").unlink()
+    if carded:  # a zoo folder exported with these files would carry their digests
+        card = json.loads((second / "zoo_card.json").read_text())
+        card["files_sha256"] = folder_files_sha256(second)
+        card["identity"] = identity_of(card["files_sha256"])
+        (second / "zoo_card.json").write_text(json.dumps(card))
+
+    rows_first = harness.evaluate(f"local-dir:{first}", "counted")
+    rows_second = harness.evaluate(f"local-dir:{second}", "counted")
+    assert rows_first[0]["weights_sha256"] == rows_second[0]["weights_sha256"]
+    assert rows_first[0]["model_identity"] != rows_second[0]["model_identity"]
+    suite = load_suite("counted")
+    assert harness.cache_path(rows_first[0]["model_identity"], suite, None) \
+        != harness.cache_path(rows_second[0]["model_identity"], suite, None)
+    # Each folder was scored itself (the second was not served the first's row)...
+    assert len(calls) == 2 and [rows_first[0]["value"], rows_second[0]["value"]] == [1.0, 2.0]
+    # ...and each is served its own row afterwards.
+    assert harness.evaluate(f"local-dir:{first}", "counted") == rows_first
+    assert harness.evaluate(f"local-dir:{second}", "counted") == rows_second
+    assert len(calls) == 2
 
 
 def test_plain_hf_folder_goes_through_hflm(tiny_folder, tmp_path):
     plain = shutil.copytree(tiny_folder, tmp_path / "plain")
     (plain / "zoo_card.json").unlink()
-    rows = harness.evaluate(f"local-dir:{plain}", "tinyworld-general", limit=8)
     zoo_rows = harness.evaluate(f"local-dir:{tiny_folder}", "tinyworld-general", limit=8)
+    # The same output-shaping files: the same identity, so only a fresh run goes through HFLM.
+    rows = harness.evaluate(f"local-dir:{plain}", "tinyworld-general", limit=8, use_cache=False)
+    assert rows[0]["model_identity"] == zoo_rows[0]["model_identity"]
     assert rows[0]["weights_sha256"] == zoo_rows[0]["weights_sha256"]
     for a, b in zip(rows, zoo_rows):
-        assert (a["task"], a["metric"]) == (b["task"], b["metric"])
+        assert (a["task"], a["metric"], a["kind"], a["device"], a["dtype"]) == \
+            (b["task"], b["metric"], b["kind"], b["device"], b["dtype"])
         assert a["value"] == pytest.approx(b["value"], rel=1e-5)
 
 
-def test_evaluator_rows_have_the_same_schema(tiny_folder, suite_copy, monkeypatch):
-    monkeypatch.setitem(EVALUATORS, "vocab_size", None)
-
+def test_evaluator_rows_have_the_same_schema(tiny_folder, suite_copy, registry):
     @register("vocab_size")
+    @evaluator(version="3", kinds=("causal-lm",))
     def vocab_size(module, args, limit):
         return [Score("vocab", float(len(module.tokenizer)) * args["scale"], None, higher_is_better=False)]
 
-    vocab_size.version = "1"
-    (suite_copy / "toy.yaml").write_text(yaml.safe_dump({
-        "name": "toy", "version": 1, "description": "an evaluator task",
-        "tasks": [{"task": "vocabulary", "metrics": ["vocab"], "evaluator": "vocab_size", "args": {"scale": 2}}]}))
+    write_suite(suite_copy, "toy", [{"task": "vocabulary", "metrics": ["vocab"], "evaluator": "vocab_size",
+                                     "args": {"scale": 2}}])
     rows = harness.evaluate(f"local-dir:{tiny_folder}", "toy")
-    assert len(rows) == 1 and rows[0]["value"] == 2 * 1536 and rows[0]["task_version"] == "1"
+    assert len(rows) == 1 and rows[0]["value"] == 2 * 1536 and rows[0]["task_version"] == "3"
     assert set(harness.ROW_FIELDS) <= set(rows[0]) and rows[0]["higher_is_better"] is False
+    assert (rows[0]["kind"], rows[0]["device"], rows[0]["dtype"]) == ("causal-lm", "cpu", "float32")
 
 
-def test_failing_model_becomes_an_error_row(monkeypatch):
-    def broken_build(name, preset="full", force=False):
-        raise RuntimeError("out of memory while building")
+@pytest.mark.parametrize(("device", "dtype", "recorded"), [
+    ("cpu", torch.bfloat16, ("cpu", "bfloat16")),
+    pytest.param("cuda", torch.float32, ("cuda:0", "float32"),
+                 marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")),
+])
+def test_rows_record_the_device_and_dtype_that_ran(tiny_folder, monkeypatch, device, dtype, recorded):
+    import zoo
 
-    monkeypatch.setattr("zoo.builder.build", broken_build)
-    rows, cards = harness.sweep("base-lm-tiny", ["tinyworld-general"])
-    assert cards == {}
-    assert [(r["model"], r["metric"]) for r in rows] == [("base-lm-tiny", "error")]
-    assert "out of memory" in rows[0]["error"]
+    module = zoo.load(f"local-dir:{tiny_folder}").to(device=device, dtype=dtype)
+    monkeypatch.setattr(harness.LoadedModel, "module", property(lambda self: module))
+    rows = harness.evaluate(f"local-dir:{tiny_folder}", "tinyworld-general", limit=2, use_cache=False)
+    assert {(r["device"], r["dtype"]) for r in rows} == {recorded}
+    assert all(r["error"] is None and r["value"] is not None for r in rows)
 
 
-def test_plan_skips_real_suites_without_data_and_hub_entries(monkeypatch):
-    monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
-    plan = dict(harness.plan())
-    assert plan["base-lm-tiny"] == ["tinyworld-general", "tinyworld-biomed", "tinyworld-finance", "tinyworld-law"]
-    assert "adaptllm-medicine-llm" not in plan
+def test_placement_reads_the_parameters():
+    meta = torch.nn.Linear(2, 2, device="meta", dtype=torch.float16)
+    assert harness.placement(meta.parameters()) == {"device": "meta", "dtype": "float16"}
+
+
+@pytest.fixture(scope="module")
+def encoder_folder(tmp_path_factory):
+    """A tiny random encoder (kind ``encoder``) exported as a zoo folder."""
+    from zoo.checkpoint import export_module
+    from zoo.modules import MaskedLMEncoder
+    from zoo.resolve import resolve
+
+    torch.manual_seed(0)
+    module = MaskedLMEncoder(net="bert-test", tokenizer=f"local-dir:{resolve('minilm-l6-v2')}").eval()
+    return export_module(module, tmp_path_factory.mktemp("encoder") / "folder")
+
+
+def test_the_model_kind_decides_how_each_task_is_scored(tiny_folder, encoder_folder, suite_copy, registry):
+    @register("mean_logit")
+    @evaluator(version="1", kinds=("encoder", "bi-encoder"))
+    def mean_logit(module, args, limit):
+        batch = module.tokenizer(["the heart pumps blood"], return_tensors="pt")
+        with torch.no_grad():
+            return [Score("mean", float(module(batch["input_ids"], batch["attention_mask"]).float().mean()))]
+
+    write_suite(suite_copy, "mixed", [
+        CLOZE, {"task": "encoding", "metrics": ["mean"], "evaluator": "mean_logit"}])
+    encoder_rows = harness.evaluate(f"local-dir:{encoder_folder}", "mixed", limit=4)
+    lm_rows = harness.evaluate(f"local-dir:{tiny_folder}", "mixed", limit=4)
+
+    # The encoder: its evaluator task scored, the lm-eval task an error row saying which kinds it scores.
+    by_task = {r["task"]: r for r in encoder_rows}
+    assert [r["task"] for r in encoder_rows] == ["zoo_tinyworld_general_cloze", "encoding"]
+    assert by_task["encoding"]["kind"] == "encoder" and by_task["encoding"]["error"] is None
+    assert isinstance(by_task["encoding"]["value"], float)
+    cloze = by_task["zoo_tinyworld_general_cloze"]
+    assert cloze["metric"] == "error" and cloze["value"] is None
+    assert cloze["error"] == (f"ZooError: zoo_tinyworld_general_cloze is an lm-eval task, which scores causal-lm "
+                              f"models; local-dir:{encoder_folder} is of kind encoder")
+
+    # The causal LM: the other way round.
+    assert [(r["task"], r["metric"]) for r in lm_rows] == [
+        ("zoo_tinyworld_general_cloze", "acc"), ("zoo_tinyworld_general_cloze", "acc_norm"), ("encoding", "error")]
+    assert lm_rows[-1]["error"] == (f"ZooError: encoding (evaluator mean_logit) scores encoder, bi-encoder models; "
+                                    f"local-dir:{tiny_folder} is of kind causal-lm")
+
+
+RCT = {"task": "zoo_rct", "metrics": ["acc", "acc_norm"]}
+
+
+def test_a_task_without_its_data_is_an_error_row_and_the_others_run(tiny_folder, suite_copy, tmp_path, monkeypatch):
+    write_suite(suite_copy, "biomed-mixed", [CLOZE, RCT])
+    reference = f"local-dir:{tiny_folder}"
+
+    # ZOO_DATA_DIR without pubmed_rct/: the row names the folder and the hub copy.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("ZOO_DATA_DIR", str(empty))
+    rows = harness.evaluate(reference, "biomed-mixed", limit=4)
+    assert [(r["task"], r["metric"]) for r in rows] == [
+        ("zoo_tinyworld_general_cloze", "acc"), ("zoo_tinyworld_general_cloze", "acc_norm"), ("zoo_rct", "error")]
+    assert all(isinstance(r["value"], float) for r in rows[:2])
+    assert rows[2]["error"] == (f"FileNotFoundError: rct: needs ZOO_DATA_DIR/pubmed_rct/ but pubmed_rct/test.txt is not "
+                                f"in ZOO_DATA_DIR={empty}; put the set's upstream files in {empty / 'pubmed_rct'}, "
+                                f"or unset ZOO_DATA_DIR to load the hub copy armanc/pubmed-rct20k test")
+    assert rows[2]["value"] is None and rows[2]["model_identity"] == rows[0]["model_identity"]
+
+    # No ZOO_DATA_DIR and the hub offline: the row names the hub id. The scored task comes from the
+    # cache; only the failed one is tried again.
+    with monkeypatch.context() as patch:
+        patch.delenv("ZOO_DATA_DIR")
+        patch.setattr(harness.LoadedModel, "lm", lambda *a, **k: pytest.fail("the scored task must come from the cache"))
+        again = harness.evaluate(reference, "biomed-mixed", limit=4)
+    assert again[:2] == rows[:2] and again[2]["error"].startswith(
+        "ConnectionError: rct: ZOO_DATA_DIR is not set and the hub copy armanc/pubmed-rct20k test cannot be loaded")
+
+    # The data arrives: the task is scored, never served its old error.
+    (empty / "pubmed_rct").mkdir()
+    (empty / "pubmed_rct" / "test.txt").write_text(
+        "###1\nBACKGROUND\tAspirin is widely used.\nMETHODS\tWe enrolled 40 adults.\n\n"
+        "###2\nRESULTS\tPain fell by half.\nCONCLUSIONS\tAspirin helps.\n")
+    rows = harness.evaluate(reference, "biomed-mixed", limit=4)
+    assert [(r["task"], r["metric"]) for r in rows][2:] == [("zoo_rct", "acc"), ("zoo_rct", "acc_norm")]
+    assert all(r["error"] is None and isinstance(r["value"], float) for r in rows)
 
 
 def test_eval_verb_prints_a_table_and_bad_input_exits_2(tiny_folder, run_zoo):

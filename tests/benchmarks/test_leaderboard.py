@@ -62,7 +62,7 @@ def test_regeneration_is_byte_identical_whatever_the_row_order(tmp_path):
 
 
 def test_check_flags_stale_files(tmp_path, monkeypatch, run_zoo):
-    monkeypatch.setattr("benchmarks.harness.sweep", lambda *a, **k: (ROWS, {}))
+    monkeypatch.setattr("zoo.sweep.sweep", lambda *a, **k: (ROWS, {}))
     monkeypatch.setattr("benchmarks.harness.primary_metrics", lambda rows: PRIMARY)
     code, out, _ = run_zoo("leaderboard", "--out", tmp_path)
     assert code == 0 and "wrote" in out and "errors: broken-tiny" in out
@@ -100,7 +100,7 @@ def test_a_study_gets_its_section_and_figure(tmp_path):
 
 
 def test_study_points_come_from_the_registry():
-    from zoo.cli import study_points
+    from zoo.board import study_points
 
     points = study_points({"toedit-lm-tiny", "human-lm-tiny", "synthetic-75-lm-tiny", "base-lm-tiny"})
     assert points == {"collapse": {"human-lm-tiny": (0.0, False), "synthetic-75-lm-tiny": (0.75, False),

@@ -288,3 +288,19 @@ def test_without_data_dir_offline_says_to_set_it(monkeypatch, tmp_path, loader, 
     with pytest.raises(ConnectionError, match=f"^{dataset}: ZOO_DATA_DIR is not set") as raised:
         loader()
     assert "set ZOO_DATA_DIR" in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("loader", "dataset", "missing", "hub"), [
+    (lambda: general.zeroshot("copa"), "copa", "zeroshot/copa.jsonl", "aps/super_glue (copa) validation"),
+    (biomed.pubmedqa, "pubmedqa", "pubmedqa/ori_pqal.json", "qiaojin/PubMedQA (pqa_labeled) train"),
+    (biomed.chemprot, "chemprot", "chemprot/test.txt", "AdaptLLM/ChemProt (ChemProt) test"),
+])
+def test_a_data_dir_without_the_set_names_its_folder_and_the_hub_copy(monkeypatch, tmp_path, loader, dataset,
+                                                                      missing, hub):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path))
+    folder = missing.split("/")[0]
+    with pytest.raises(FileNotFoundError) as raised:
+        loader()
+    assert str(raised.value) == (f"{dataset}: needs ZOO_DATA_DIR/{folder}/ but {missing} is not in ZOO_DATA_DIR="
+                                 f"{tmp_path}; put the set's upstream files in {tmp_path / folder}, or unset "
+                                 f"ZOO_DATA_DIR to load the hub copy {hub}")

@@ -1,8 +1,10 @@
-"""The zoo CLI end to end: recipes, configs against their classes, fit -> export -> load, bad input."""
+"""The zoo CLI end to end: recipes, configs against their classes, fit -> export -> load, the verbs' parser, bad input."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,7 +61,7 @@ def test_recipe_fast_dev_run(recipe, run_zoo, tmp_path, tiny_folder, tiny_synthe
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
 def test_recipe_instantiates_its_classes(recipe, tiny_folder, tiny_synthesizer):
-    from zoo.cli import lightning_cli
+    from zoo.lightning_cli import lightning_cli
 
     cli = lightning_cli(["-c", str(recipe), *base_substitutes(recipe, tiny_folder, tiny_synthesizer)], run=False)
     config = cli.config
@@ -130,10 +132,138 @@ def test_world_verb_writes_jsonl(run_zoo, tmp_path):
     assert "fingerprint:" in out
 
 
-def test_list_verb(run_zoo):
-    code, out, _ = run_zoo("list", "adaptllm*")
+def test_list_verb_shows_kind_and_the_presets_each_entry_is_built_at(run_zoo, monkeypatch, tmp_path):
+    from zoo.paths import checkpoints_dir
+
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))
+    for preset in ("full", "smoke"):
+        (checkpoints_dir(preset) / "adaptllm-biomed-tiny").mkdir(parents=True)
+        (checkpoints_dir(preset) / "adaptllm-biomed-tiny" / "zoo_card.json").write_text("{}")
+    (checkpoints_dir("smoke") / "dapt-biomed-tiny").mkdir(parents=True)
+    (checkpoints_dir("smoke") / "dapt-biomed-tiny" / "zoo_card.json").write_text("{}")
+    code, out, _ = run_zoo("list", "*biomed-tiny")
     assert code == 0
-    assert "adaptllm-medicine-llm" in out and "base-lm-tiny" not in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()}
+    assert rows["name"][:4] == ["name", "kind", "system", "built"]
+    assert rows["adaptllm-biomed-tiny"][1:4] == ["causal-lm", "adaptllm", "full,smoke"]
+    assert rows["dapt-biomed-tiny"][3] == "smoke", "a smoke build shows as built"
+    assert rows["qa-control-biomed-tiny"][3] == "-"
+    code, out, _ = run_zoo("list", "adaptllm*")
+    assert code == 0 and "adaptllm-medicine-llm" in out and "base-lm-tiny" not in out
+    assert [line.split()[3] for line in out.splitlines() if line.startswith("adaptllm-medicine-llm")] == ["hub"]
+
+
+# ---------------------------------------------------------------------- the verbs' parser
+def verb_paths():
+    from zoo.cli import VERBS
+
+    return [(name,) for name, target in VERBS.items() if not isinstance(target, tuple)] + \
+        [(name, verb) for name, target in VERBS.items() if isinstance(target, tuple) for verb in target[1]]
+
+
+def verb_help(run_zoo, capsys, *path: str) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        run_zoo(*path, "--help")
+    assert exit_info.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("path", verb_paths(), ids=" ".join)
+def test_help_comes_from_the_verbs_docstrings(path, run_zoo, capsys):
+    """Every parameter's Args: text is its --help line (settings dataclasses included), and nothing is undocumented."""
+    import dataclasses
+    import inspect
+
+    import docstring_parser
+
+    from zoo.cli import TRAINER_ARGS, VERBS, option_name
+
+    function = VERBS[path[0]] if len(path) == 1 else VERBS[path[0]][1][path[1]]
+    shown = verb_help(run_zoo, capsys, *path)
+    assert " ".join(docstring_parser.parse(function.__doc__).short_description.split()) in shown
+    documented = {p.arg_name: p.description for p in docstring_parser.parse(function.__doc__).params}
+    assert set(documented) == set(inspect.signature(function).parameters), "every parameter has its Args: line"
+    for name, text in documented.items():
+        assert " ".join(text.split()) in shown, name
+    for parameter in inspect.signature(function).parameters.values():
+        if parameter.name == TRAINER_ARGS:
+            assert "Arguments after -- go to the Trainer" in shown
+        elif parameter.kind is parameter.KEYWORD_ONLY and not isinstance(parameter.annotation, str) or \
+                parameter.kind is parameter.KEYWORD_ONLY and "Shards" not in parameter.annotation \
+                and "EditSettings" not in parameter.annotation:
+            assert option_name(parameter.name) in shown, "options are spelt with dashes"
+    settings = [p for p in inspect.signature(function).parameters.values() if p.annotation in ("Shards", "EditSettings")]
+    for parameter in settings:
+        cls = {"Shards": "zoo.synth.Shards", "EditSettings": "datamodules.transforms.token_editing.EditSettings"}
+        module, name = cls[parameter.annotation].rsplit(".", 1)
+        dataclass = getattr(__import__(module, fromlist=[name]), name)
+        for field in docstring_parser.parse(dataclass.__doc__).params:
+            assert option_name(field.arg_name) in shown and " ".join(field.description.split()) in shown
+        assert {f.name for f in dataclasses.fields(dataclass)} == \
+            {p.arg_name for p in docstring_parser.parse(dataclass.__doc__).params}
+
+
+def test_top_level_help_lists_every_verb_with_its_summary(run_zoo, capsys):
+    import docstring_parser
+
+    from zoo.cli import VERBS
+
+    shown = verb_help(run_zoo, capsys)
+    for name, target in VERBS.items():
+        summary = docstring_parser.parse((target[0] if isinstance(target, tuple) else target).__doc__).short_description
+        assert name in shown and " ".join(summary.split()) in shown
+    assert "zoo fit|validate|test|predict" in shown
+
+
+def test_values_reach_the_verb_typed(monkeypatch, run_zoo, tmp_path):
+    """Dashed and underscored spellings, flags, several values for a list, and arguments after --."""
+    from zoo import cli, synth
+
+    calls = []
+    monkeypatch.setitem(cli.VERBS, "eval", lambda model, /, **kwargs: calls.append((model, kwargs)) or 0)
+    monkeypatch.setattr(synth, "run_synthesis", lambda *args: calls.append(args))
+    monkeypatch.setattr("datamodules.base.check_source", lambda source: None)
+
+    assert run_zoo("eval", "m", "--suite", "s", "--limit", "3", "--batch_size", "8", "--no-cache")[0] == 0
+    assert calls.pop() == ("m", {"suite": "s", "limit": 3, "batch_size": 8, "preset": "full", "cache": False})
+    assert run_zoo("synth", "toedit", "--in", "docs.jsonl", "--out", tmp_path, "--threshold", "0.5", "--top-k", "3",
+                   "--batch-size", "2", "--", "--trainer.devices=2")[0] == 0
+    model, data, shards, trainer_args = calls.pop()
+    assert model["init_args"]["editing"] == {"threshold": 0.5, "top_k": 3, "beta": None, "variant": "replace",
+                                             "delete_below": 0.001, "seed": 0}
+    assert data == {"source": "docs.jsonl", "split": None}
+    assert shards == synth.Shards(out=tmp_path, shard_size=256, batch_size=2) and trainer_args == ["--trainer.devices=2"]
+
+
+def test_leaderboard_takes_several_suites(monkeypatch, run_zoo, tmp_path):
+    seen = {}
+
+    def sweep(models, suites, **kwargs):
+        seen.update(models=models, suites=suites, **kwargs)
+        raise KeyboardInterrupt  # enough: the arguments arrived
+
+    monkeypatch.setattr("zoo.sweep.sweep", sweep)
+    with pytest.raises(KeyboardInterrupt):
+        run_zoo("leaderboard", "--models", "base*", "--suites", "tinyworld-general", "collapse", "--preset", "smoke",
+                "--out", tmp_path, "--hub")
+    assert seen == {"models": "base*", "suites": ["tinyworld-general", "collapse"], "preset": "smoke", "limit": None,
+                    "include_hub": True, "batch_size": 64}
+
+
+def test_help_and_cheap_verbs_import_neither_torch_nor_lightning():
+    """`zoo --help` stays fast: the parser and the verbs that need no model never import the heavy libraries."""
+    script = ("import sys\n"
+              "from zoo.cli import main\n"
+              "for argv in (['--help'], ['synth', '--help'], ['eval', '--help'], ['build', '--help']):\n"
+              "    try:\n"
+              "        main(argv)\n"
+              "    except SystemExit:\n"
+              "        pass\n"
+              "main(['list'])\n"
+              "print('HEAVY', sorted(m for m in ('torch', 'lightning', 'transformers', 'datasets') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
 
 
 # ---------------------------------------------------------------------- bad input

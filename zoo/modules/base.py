@@ -107,8 +107,13 @@ class ZooModule(L.LightningModule):
     def init_hparams(cls, hparams: dict[str, Any]) -> dict[str, Any]:
         """A saved module's init arguments with those that load training-only weights set to None
         (explicitly: a default such as ``init_from="base-lm-tiny"`` would load them again)."""
-        kept = {key: value for key, value in hparams.items() if not key.startswith("_")}
-        if unknown := sorted(set(kept) - set(inspect.signature(cls.__init__).parameters)):
+        own = set(inspect.signature(cls.__init__).parameters)
+        # Lightning records the init arguments of every class in the chain; those a subclass sets itself
+        # (a base's ``net_overrides``) are not its own, and are dropped. Keys no class takes are an error.
+        inherited = {name for base in cls.__mro__ if issubclass(base, ZooModule)
+                     for name in inspect.signature(base.__init__).parameters}
+        kept = {key: value for key, value in hparams.items() if key in own}
+        if unknown := sorted(key for key in hparams if key not in own | inherited and not key.startswith("_")):
             raise ZooError(f"saved hyper-parameters {', '.join(unknown)} are not {cls.__name__}'s init arguments; "
                            "re-export the model with the lmzoo version that trained it")
         return {**kept, **{key: None for key in cls.training_only_hparams}}

@@ -1,0 +1,81 @@
+"""``zoo leaderboard``: sweep the registry (build what is missing, evaluate what is not cached), write the board.
+
+The board is generated, never edited: ``--check`` regenerates it in a temporary folder and
+compares it with the committed files byte for byte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jsonargparse.typing import PositiveInt
+
+from zoo.paths import PROJECT_ROOT
+from zoo.verbs import Preset
+
+#: Where the committed board lives.
+RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+
+
+def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: Preset = "full",
+                out: Path = RESULTS_DIR, limit: PositiveInt | None = None, batch_size: PositiveInt = 64,
+                hub: bool = False, check: bool = False) -> int:
+    """Build missing models, evaluate what is not cached, write LEADERBOARD.md, .csv, .json, .png and the model cards.
+
+    Args:
+        models: Registry pattern (default: every entry with a recipe).
+        suites: Only these suites (default: each model's own).
+        preset: Which builds to evaluate (and build when missing).
+        out: Output folder.
+        limit: Score at most this many documents per task.
+        batch_size: Requests per forward pass.
+        hub: Also the upstream hf-hub entries (needs the network).
+        check: Write nothing; exit 1 if the files in OUT differ from a fresh regeneration.
+    """
+    import shutil
+    import tempfile
+
+    from benchmarks import leaderboard as board
+    from benchmarks.harness import primary_metrics
+    from zoo.sweep import sweep
+
+    rows, cards = sweep(models, suites, preset=preset, limit=limit, include_hub=hub, batch_size=batch_size)
+    target = Path(tempfile.mkdtemp(prefix="leaderboard-")) if check else out
+    links = {name: f"cards/{name}.md" for name in cards}
+    written = board.write(rows, primary_metrics(rows), target, links,
+                          studies=study_points({row["model"] for row in rows}))
+    (target / "cards").mkdir(exist_ok=True)
+    for name, card in cards.items():
+        shutil.copyfile(card, target / "cards" / f"{name}.md")
+    names = [*(path.name for path in written), *(f"cards/{name}.md" for name in sorted(cards))]
+    if check:
+        stale = board.differences(out, target, names)
+        shutil.rmtree(target, ignore_errors=True)
+        if stale:
+            print(f"leaderboard files differ from a fresh regeneration: {', '.join(stale)}; "
+                  f"run `zoo leaderboard --out {out}`")
+            return 1
+        print(f"leaderboard in {out} is up to date")
+        return 0
+    errors = sorted({row["model"] for row in rows if row["metric"] == "error"})
+    print(f"{len({row['model'] for row in rows})} models, {len(rows)} rows"
+          + (f", errors: {', '.join(errors)}" if errors else ""))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def study_points(models: set[str]) -> dict[str, dict[str, tuple[float, bool]]]:
+    """Per registry study, each evaluated model's x and whether it is a method (not a baseline).
+
+    Args:
+        models: The models on the board.
+    """
+    from zoo.registry import entries
+
+    studies: dict[str, dict[str, tuple[float, bool]]] = {}
+    for name in sorted(models):
+        entry = entries().get(name)
+        if entry is not None and entry.study and entry.study_x is not None:
+            studies.setdefault(entry.study, {})[name] = (float(entry.study_x), entry.baseline_of is None)
+    return studies

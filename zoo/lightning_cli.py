@@ -1,0 +1,116 @@
+"""The zoo's LightningCLI: ``zoo fit|validate|test|predict``, and the runs that ``zoo build`` and ``zoo synth`` start.
+
+``zoo fit|validate|test|predict -c configs/<system>/<recipe>.yaml`` is LightningCLI with
+``class_path``/``init_args`` configs; the resolved config is saved next to every run and
+recorded in its checkpoints. Lightning is imported only when a run starts (it takes seconds),
+so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from zoo.errors import ZooError
+
+SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+
+def _cli_classes():
+    """The CLI's Lightning classes (defined on demand: ``import lightning`` takes seconds)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+
+    from zoo.paths import zoo_home
+
+    class ZooSaveConfig(SaveConfigCallback):
+        """Save the resolved config next to the run and hand it to the module for its checkpoints."""
+
+        def setup(self, trainer, pl_module, stage: str) -> None:
+            pl_module.zoo_recipe = self.parser.dump(self.config, skip_none=False)
+            super().setup(trainer, pl_module, stage)
+
+    class ZooCLI(LightningCLI):
+        """LightningCLI with a ``last.ckpt`` checkpoint and runs under ``ZOO_HOME/runs``."""
+
+        def add_arguments_to_parser(self, parser) -> None:
+            from zoo.callbacks import JsonlPredictionWriter
+
+            parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+            parser.add_lightning_class_args(JsonlPredictionWriter, "prediction_writer")
+            # Keep only last.ckpt (resume with --ckpt_path last); best-k selection is not a zoo concept.
+            parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0,
+                                 "checkpoint.every_n_train_steps": 100, "checkpoint.filename": "step{step}"})
+
+        def before_instantiate_classes(self) -> None:
+            config = self.config[self.subcommand] if self.subcommand else self.config
+            if config.trainer.default_root_dir is None:
+                sources = config.get("config") or []
+                run = Path(str(sources[0])).stem if sources else "default"
+                config.trainer.default_root_dir = str(zoo_home() / "runs" / run)
+            if config.checkpoint.dirpath is None:
+                # A fixed folder (not per logger version) is what lets `--ckpt_path last` find the run.
+                config.checkpoint.dirpath = str(Path(config.trainer.default_root_dir) / "checkpoints")
+
+    return ZooCLI, ZooSaveConfig
+
+
+def lightning_cli(args: Sequence[str] | None, run: bool = True, trainer_defaults: dict[str, Any] | None = None):
+    """Build the zoo LightningCLI on ``args``.
+
+    Args:
+        args: Command-line arguments (a subcommand first when ``run``); None reads ``sys.argv``.
+        run: Run the subcommand; False only parses and instantiates (the model, the DataModule and the
+            Trainer are then ``cli.model``, ``cli.datamodule`` and ``cli.trainer``).
+        trainer_defaults: Trainer arguments that configs and ``args`` may override (typed values).
+
+    Raises:
+        argparse.ArgumentError: for arguments or config values the classes do not accept.
+        ZooError: for a class that refused its arguments with its own one-line error.
+    """
+    from lightning import LightningDataModule, LightningModule
+
+    ZooCLI, ZooSaveConfig = _cli_classes()
+    strict = {"exit_on_error": False}
+    try:
+        return ZooCLI(
+            LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
+            save_config_callback=ZooSaveConfig, save_config_kwargs={"overwrite": True},
+            parser_kwargs={**strict, **{name: strict for name in SUBCOMMANDS}}, trainer_defaults=trainer_defaults,
+            args=list(args) if args is not None else None, run=run, auto_configure_optimizers=False,
+        )
+    except ValueError as error:
+        # jsonargparse reports a class that refused its arguments as a ValueError about union subtypes;
+        # the zoo's own one-line error is further down the chain.
+        cause = error
+        while cause is not None and not isinstance(cause, ZooError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        raise cause from None
+
+
+def check_config_files(argv: Sequence[str]) -> None:
+    """Name a missing or malformed ``-c`` file before LightningCLI buries it in a long message.
+
+    Args:
+        argv: The arguments of a Lightning subcommand.
+    """
+    import yaml
+
+    for flag, value in zip(argv, argv[1:]):
+        if flag not in ("-c", "--config"):
+            continue
+        path = Path(value)
+        if not path.is_file():
+            raise ZooError(f"config file not found: {path}; recipes live under configs/ "
+                           "(e.g. configs/base_lm/base-lm-tiny.yaml)")
+        try:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ZooError(f"{path}: malformed YAML ({getattr(error, 'problem', None) or 'syntax error'}{where}); "
+                           "fix the syntax") from None
+        except UnicodeDecodeError:
+            raise ZooError(f"{path}: config is not UTF-8 text; re-save it as UTF-8") from None

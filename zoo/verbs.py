@@ -1,0 +1,155 @@
+"""The zoo's small verbs: ``list``, ``build``, ``export``, ``world``, ``eval``, ``suites``.
+
+Each verb is a function whose signature and ``Args:`` docstring are its command line (see
+``zoo.cli``): positional-only parameters are positional arguments, keyword-only ones options.
+Heavy imports happen inside the functions, so building the parser stays cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from jsonargparse.typing import PositiveInt
+
+from zoo.errors import ZooError
+from zoo.paths import PRESETS
+
+#: A build preset: ``full`` (the recipe as written) or ``smoke`` (a few steps, kept apart).
+Preset = Literal[PRESETS]
+
+
+def list_entries(pattern: str = "*", /) -> int:
+    """List registry entries: kind, system, the presets each is built at, and where it comes from.
+
+    Args:
+        pattern: Shell pattern of names, e.g. 'adaptllm*'.
+    """
+    from zoo.paths import checkpoints_dir
+    from zoo.registry import entries, list_models
+    from zoo.resolve import CARD_FILE
+
+    names = list_models(pattern)
+    if not names:
+        raise ZooError(f"no model matches '{pattern}'; `zoo list` shows them all")
+    rows = []
+    for name in names:
+        entry = entries()[name]
+        built = [preset for preset in PRESETS if (checkpoints_dir(preset) / name / CARD_FILE).is_file()]
+        rows.append((name, entry.kind, entry.system, ",".join(built) or ("-" if entry.recipe else "hub"),
+                     entry.recipe or entry.source))
+    header = ("name", "kind", "system", "built", "source")
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    for cells in (header, *rows):
+        print("  ".join(f"{cell:<{width}}" for cell, width in zip(cells, widths)).rstrip())
+    return 0
+
+
+def build(name: str, /, *, preset: Preset = "full", force: bool = False) -> int:
+    """Train a registry entry by its recipe (after the entries it depends on), test it, export its folder.
+
+    Args:
+        name: Registry name with a recipe, e.g. base-lm-tiny (`zoo list` shows them).
+        preset: full (the recipe) or smoke (a few steps, to check the pipeline; kept apart from full builds).
+        force: Rebuild even if the folder exists (the entries it depends on are reused).
+    """
+    from zoo.builder import build as build_entry
+
+    folder, card = build_entry(name, preset=preset, force=force)
+    print(f"checkpoint: {folder}")
+    for key, value in sorted(card["metrics"].items()):
+        print(f"{key:>24}: {value:.4f}")
+    return 0
+
+
+def export(ckpt: Path, out: Path, /, *, name: str | None = None, force: bool = False) -> int:
+    """Export a Lightning .ckpt written by `zoo fit` as a zoo checkpoint folder.
+
+    Args:
+        ckpt: The .ckpt file (e.g. .../checkpoints/last.ckpt).
+        out: Output folder: new, empty, or a zoo folder to replace (atomically).
+        name: Registry name to record in the card.
+        force: Replace OUT even if it is a file or a folder that is not a zoo folder.
+    """
+    from zoo.checkpoint import export_checkpoint
+
+    print(f"exported: {export_checkpoint(ckpt, out, name=name, force=force)}")
+    return 0
+
+
+def world(*, out: Path, domain: str = "general", seed: int = 0, n_entities: PositiveInt = 200) -> int:
+    """Write a tinyworld as JSONL files to read.
+
+    Args:
+        out: Output folder.
+        domain: Tinyworld domain (general, biomed, finance, law).
+        seed: Seed of the world.
+        n_entities: Entities in the world.
+    """
+    from datamodules.tinyworld import generate_world
+
+    try:
+        generated = generate_world(domain=domain, seed=seed, n_entities=n_entities)
+    except ValueError as error:
+        raise ZooError(f"{error}; see `zoo world --help`") from None
+    for part, path in sorted(generated.write_jsonl(out).items()):
+        print(f"{part:>10}: {path}")
+    print(f"fingerprint: {generated.fingerprint()}")
+    return 0
+
+
+def evaluate(model: str, /, *, suite: str, limit: PositiveInt | None = None, batch_size: PositiveInt = 64,
+             preset: Preset = "full", cache: bool = True) -> int:
+    """Evaluate a model on a suite and print an lm-eval style table (rows cached by model identity and suite hash).
+
+    Args:
+        model: Registry name, local-dir:/path or hf-hub:org/name.
+        suite: Suite name (`zoo suites` lists them) or the path of a suite file.
+        limit: Score at most this many documents per task (a quick look; cached apart).
+        batch_size: Requests per forward pass.
+        preset: Which build of a registry name.
+        cache: Serve cached rows; --no-cache recomputes them.
+    """
+    from benchmarks.harness import evaluate as evaluate_model
+
+    rows = evaluate_model(model, suite, limit=limit, batch_size=batch_size, preset=preset, use_cache=cache)
+    print(format_rows(rows))
+    return 0
+
+
+def format_rows(rows: list[dict]) -> str:
+    """An lm-eval style table of result rows.
+
+    Args:
+        rows: Result rows of one model on one suite.
+    """
+    header = ("task", "version", "n-shot", "metric", "value", "", "stderr")
+    lines = [[r["task"], r["task_version"], str(r["n_shot"]), f"{r['metric']} {'↑' if r['higher_is_better'] else '↓'}",
+              "—" if r["value"] is None else f"{r['value']:.4f}", "±",
+              "—" if r["stderr"] is None else f"{r['stderr']:.4f}"] for r in rows]
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
+
+    def render(cells) -> str:
+        return "|" + "|".join(f" {str(c):<{w}} " for c, w in zip(cells, widths)) + "|"
+
+    first = rows[0] if rows else {}
+    title = (f"{first.get('model')} on {first.get('suite')} (weights {str(first.get('weights_sha256'))[:12]}, "
+             f"suite {str(first.get('suite_hash'))[:12]})")
+    return "\n".join([title, render(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(render, lines)])
+
+
+def suites(*, pin: str | None = None) -> int:
+    """List the benchmark suites with their versions and hashes.
+
+    Args:
+        pin: Recompute this suite's data pins and rewrite its file (after a deliberate data change).
+    """
+    from benchmarks.suites import load_suite, pin as pin_suite, suite_names
+
+    if pin:
+        print(f"pinned {pin_suite(pin)}")
+        return 0
+    for name in suite_names():
+        suite = load_suite(name)
+        print(f"{name:<20} v{suite.version}  {suite.hash[:12]}  {len(suite.tasks):>2} tasks  {suite.description}")
+    return 0
