@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import datasets
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
@@ -73,7 +74,8 @@ def check_source(source: str) -> None:
 def _row_source(source: str) -> tuple[list[dict], str]:
     """Rows and fingerprint of the sources that are built in code: real corpora, the instruction
     synthesizer's training data (as it reads: context then pairs) and sampled text."""
-    # Imported here, not at the top: these two modules build on this one (ZooDataModule, the plan).
+    # datamodules.instruction and datamodules.synthesis import this module (their DataModules extend
+    # ZooDataModule), so their builders are imported where a source needs them.
     if source.startswith("synthesizer-data:"):
         from datamodules.instruction import synthesizer_examples
 
@@ -105,8 +107,6 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         world: ``WorldConfig`` fields for ``tinyworld:`` sources (e.g. ``{"n_entities": 50}``).
         world_parts: Which tinyworld texts are documents: ``documents`` and/or ``qa_text``.
     """
-    import datasets
-
     if source.startswith("tinyworld:"):
         try:
             generated = generate_world(domain=source.removeprefix("tinyworld:"), **(world or {}))

@@ -8,6 +8,7 @@ captions. PubMedQA questions are rephrased paper titles, so they serve as docume
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
 import os
@@ -35,8 +36,6 @@ def _read(path: Path) -> str:
 def pubmedqa_training_items(root: Path) -> list[tuple[str, dict, list[str]]]:
     """``(pmid, item, contexts)`` of the PubMedQA expert-labelled items outside its 500 test PMIDs
     (the ``real-biomed`` suite evaluates those: they must never be trained on)."""
-    import ast
-
     items = json.loads(_read(root / "pubmedqa" / "ori_pqal.json"))
     test = set(json.loads(_read(root / "pubmedqa" / "test_ground_truth.json")))
     training = []

@@ -7,6 +7,7 @@ import random
 import shutil
 from pathlib import Path
 
+import datasets
 import numpy as np
 import torch
 
@@ -155,8 +156,6 @@ class TextCorpusDataModule(ZooDataModule):
                               remove_columns=train.column_names, desc="transform")
             transform_report = self.transform.report(train)
             train = train.select_columns(["id", "title", "text", "split"])
-            import datasets
-
             documents = datasets.concatenate_datasets([train, held_out])
         texts = {split: [] for split in SPLITS}
         for title, text, split in zip(documents["title"], documents["text"], documents["split"]):

@@ -12,6 +12,9 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
 from datamodules.tinyworld import WorldConfig, generate_world, world_fingerprint
 from zoo.errors import ZooError
 from zoo.paths import atomic_write_text, cache_dir
@@ -33,8 +36,6 @@ def train_bpe(texts: Iterable[str], vocab_size: int = 1536, min_frequency: int =
         vocab_size: Target vocabulary size, special tokens included.
         min_frequency: Minimum count of a pair to be merged.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -55,9 +56,6 @@ def train_bpe(texts: Iterable[str], vocab_size: int = 1536, min_frequency: int =
 
 def wrap_fast_tokenizer(tokenizer_json: str):
     """Wrap a ``tokenizer.json`` string as a ``PreTrainedTokenizerFast`` with bos/eos/pad set."""
-    from tokenizers import Tokenizer
-    from transformers import PreTrainedTokenizerFast
-
     return PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer.from_str(tokenizer_json),
         bos_token=BOS, eos_token=EOS, pad_token=PAD, model_max_length=1 << 20,
@@ -101,8 +99,6 @@ def load_tokenizer(spec: str):
         spec: ``tinyworld`` (the shared zoo tokenizer), a folder or ``tokenizer.json`` file,
             or ``hf-hub:org/name`` (needs the hub).
     """
-    from transformers import AutoTokenizer
-
     if spec == "tinyworld":
         return tinyworld_tokenizer()
     if spec.startswith("hf-hub:"):

@@ -180,6 +180,8 @@ def run_verb(argv: Sequence[str]) -> int:
     """
     path = verb_path(argv)
     words, trailing = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    # Underscores are welcome too (`--batch_size`, as LightningCLI spells its options).
+    words = [re.sub(r"^--[^=]+", lambda name: name.group(0).replace("_", "-"), word) for word in words]
     help_hint = f"see `zoo {' '.join(path)} --help`" if path else "see `zoo --help`"
     function: Any = VERBS
     for name in path:

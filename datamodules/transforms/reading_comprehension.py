@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
 
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from tqdm import tqdm
 
 from datamodules.base import load_documents
@@ -408,8 +409,6 @@ def _texts_digest(texts: Sequence[str]) -> str:
 def _train_word_bpe(texts: Sequence[str], vocab_size: int) -> str:
     """A BPE over whitespace/punctuation-split words; continuation pieces carry ``##``, so a token
     without it starts a word (the role of sentencepiece's ``▁`` in upstream)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
     tokenizer = Tokenizer(models.BPE(continuing_subword_prefix="##"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, continuing_subword_prefix="##",

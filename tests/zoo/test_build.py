@@ -1,14 +1,19 @@
-"""`zoo build`: recipe -> fit -> test -> zoo folder -> zoo.load by name, and the upstream entries."""
+"""`zoo build`: recipe -> fit -> test -> zoo folder -> zoo.load by name, its console, and the upstream entries."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 import zoo
-from zoo.paths import checkpoints_dir
+from zoo.paths import PROJECT_ROOT, checkpoints_dir
 
 
 def test_smoke_build_loads_by_name_and_matches_transformers(run_zoo):
@@ -21,7 +26,7 @@ def test_smoke_build_loads_by_name_and_matches_transformers(run_zoo):
     assert {"test/ppl", "test/cloze_acc", "test/question_acc"} <= set(card["metrics"])
 
     # A smoke build never passes for the full one.
-    with pytest.raises(zoo.ZooError, match="not built yet"):
+    with pytest.raises(zoo.ZooError, match="not built at preset full"):
         zoo.load("base-lm-tiny")
     module = zoo.load("base-lm-tiny", preset="smoke")
     assert not module.training
@@ -36,6 +41,50 @@ def test_smoke_build_loads_by_name_and_matches_transformers(run_zoo):
     # Built once: a second build is served from the folder.
     code, out, _ = run_zoo("build", "base-lm-tiny", "--preset", "smoke")
     assert code == 0 and (folder / "zoo_card.json").read_text() == json.dumps(card, indent=2, sort_keys=True) + "\n"
+
+
+def test_build_prints_no_warning_and_list_shows_the_smoke_build(tmp_path):
+    """The console of a real `zoo build` process: its own lines and bars, no third-party warnings or tips."""
+    env = {**os.environ, "ZOO_HOME": str(tmp_path)}
+    zoo_command = [sys.executable, "-m", "zoo"]
+    result = subprocess.run([*zoo_command, "build", "base-lm-tiny", "--preset", "smoke"], capture_output=True,
+                            text=True, env=env, cwd=PROJECT_ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    # (The ZOO_HOME path names the test, which says "warning".)
+    console = (result.stdout + result.stderr).replace(str(tmp_path), "$ZOO_HOME").splitlines()
+    assert [line for line in console if re.search("warn|Tip:", line, re.IGNORECASE)] == []
+    assert [line for line in console if line.startswith("checkpoint: ")] == ["checkpoint: $ZOO_HOME/checkpoints-smoke/base-lm-tiny"]
+    listing = subprocess.run([*zoo_command, "list", "base-lm-tiny"], capture_output=True, text=True, env=env,
+                             cwd=PROJECT_ROOT, timeout=120)
+    assert listing.stdout.splitlines()[1].split()[:4] == ["base-lm-tiny", "causal-lm", "causal_lm", "smoke"]
+
+
+def test_build_builds_the_entries_its_recipe_names_first(monkeypatch, tmp_path):
+    """instruct-biomed-tiny continues base-lm-tiny and reads pairs from instruct-synth-tiny (itself from base-lm-tiny)."""
+    from zoo.builder import build
+
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))
+    fitted = []
+
+    def fake_cli(args, run, trainer_defaults):
+        fitted.append(args[1].rsplit("/", 1)[-1].removesuffix(".yaml"))
+        trainer = SimpleNamespace(fit=lambda *a, **k: None, test=lambda *a, **k: [{"test/ppl": 1.0}], global_step=4)
+        return SimpleNamespace(model=None, datamodule=None, trainer=trainer)
+
+    def fake_export(module, out, **card):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "zoo_card.json").write_text(json.dumps({"metrics": card["metrics"]}))
+
+    monkeypatch.setattr("zoo.builder.lightning_cli", fake_cli)
+    monkeypatch.setattr("zoo.builder.export_module", fake_export)
+    monkeypatch.setattr("zoo.builder.read_card", lambda out: json.loads((out / "zoo_card.json").read_text()))
+    folder, card = build("instruct-biomed-tiny", preset="smoke")
+    assert fitted == ["base-lm-tiny", "instruct-synth-tiny", "instruct-biomed-tiny"]
+    assert folder == checkpoints_dir("smoke") / "instruct-biomed-tiny" and card["metrics"] == {"test/ppl": 1.0}
+    build("instruct-biomed-tiny", preset="smoke", force=True)
+    assert fitted[3:] == ["instruct-biomed-tiny"], "a forced rebuild reuses what it depends on"
+    with pytest.raises(zoo.ZooError, match="preset='bogus' is not one of full, smoke"):
+        build("base-lm-tiny", preset="bogus")
 
 
 def test_upstream_entries_are_hub_entries():

@@ -23,5 +23,4 @@ class InstructionPretrainedLM(CausalLM):
 
     required_transform = "datamodules.transforms.instruction_templates.InstructionAugmentation"
 
-    def zoo_metadata(self) -> dict[str, Any]:
-        return {**super().zoo_metadata(), "method": "Instruction Pre-Training (Cheng et al., EMNLP 2024)"}
+    method = "Instruction Pre-Training (Cheng et al., EMNLP 2024)"

@@ -122,8 +122,7 @@ class InstructionSynthesizer(CausalLM):
                  "text": item["text"], "pairs": [{"question": p.question, "answer": p.answer} for p in pairs]}
                 for item, pairs in zip(batch, synthesized)]
 
-    def zoo_metadata(self) -> dict[str, Any]:
-        return {**super().zoo_metadata(), "method": "Instruction synthesizer (Cheng et al., EMNLP 2024)"}
+    method = "Instruction synthesizer (Cheng et al., EMNLP 2024)"
 
 
 class PretrainedSynthesizer:

@@ -94,9 +94,16 @@ class TokenEditedLM(CausalLM):
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
-    def zoo_metadata(self) -> dict[str, Any]:
-        editing = {"online_prior": self.hparams.prior, **dataclasses.asdict(self.settings)}
-        return {**super().zoo_metadata(), "method": "ToEdit token editing (Zhu et al., ICML 2025)", "editing": editing}
+    method = "ToEdit token editing (Zhu et al., ICML 2025)"
+
+    def card_fields(self) -> dict[str, Any]:
+        return {**super().card_fields(),
+                "editing": {"online_prior": self.hparams.prior, **dataclasses.asdict(self.settings)}}
+
+    @classmethod
+    def card_lines(cls, card: dict[str, Any]) -> list[str]:
+        editing = ", ".join(f"{k} {v}" for k, v in sorted(card.get("editing", {}).items()))
+        return [*super().card_lines(card), *([f"- Token editing: {editing}"] if editing else [])]
 
     # The prior only edits training batches: a loaded export does not need it.
     training_only_hparams = ("init_from", "prior")
