@@ -13,8 +13,6 @@ raw text for the same steps.
 
 from __future__ import annotations
 
-from typing import Any
-
 from zoo.modules.causal_lm import CausalLM
 
 
@@ -22,5 +20,4 @@ class InstructionPretrainedLM(CausalLM):
     """A causal LM pre-trained on instruction-augmented text; its arguments are ``CausalLM``'s."""
 
     required_transform = "datamodules.transforms.instruction_templates.InstructionAugmentation"
-
     method = "Instruction Pre-Training (Cheng et al., EMNLP 2024)"

@@ -13,7 +13,7 @@ transform (the data layer never loads a model by name).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
