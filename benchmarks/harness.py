@@ -7,8 +7,12 @@ A task that cannot score the model's kind, or whose data is absent, becomes an e
 and the suite's other tasks still run.
 
 Rows are cached under ``ZOO_HOME/cache/results`` by the model's identity (every output-shaping file:
-weights, config, tokenizer...), the suite hash and the harness version (+ limit), so a retrained or
-re-tokenized model is never served an old score. Tasks that failed are tried again on the next call.
+weights, config, tokenizer...), the suite hash, the sha256 of the documents of each task the suite
+does not pin (pinned ones are in the suite hash) and the harness version (+ limit), so a retrained or
+re-tokenized model, an edited suite file or changed data is never served an old score. Tasks that
+failed are tried again on the next call. A cache file that cannot be read as rows (truncated, edited)
+is a miss; the cache is written atomically, and a ``ZOO_HOME`` that cannot hold it is refused before
+any model runs.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import datetime as dt
 import json
 import math
 import subprocess
+from contextlib import ExitStack
 from functools import cached_property
+from os import PathLike
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -27,7 +33,7 @@ from zoo.checkpoint import library_versions as zoo_library_versions
 from zoo.checkpoint import load, module_class, plain_folder_class
 from zoo.errors import ZooError
 from zoo.hashing import files_sha256, fingerprint, identity_of
-from zoo.paths import PROJECT_ROOT, atomic_write_text, cache_dir
+from zoo.paths import PROJECT_ROOT, atomic_file, cache_dir, zoo_home
 from zoo.resolve import CARD_FILE, model_identity, verified_folder
 
 #: Bump when the harness's scoring or row schema changes: every cached result is recomputed.
@@ -133,15 +139,16 @@ def model_parameters(lm):
     return (getattr(lm, "net", None) or lm.model).parameters()
 
 
-def cache_path(identity: str, suite: Suite, limit: int | None) -> Path:
+def cache_path(identity: str, suite: Suite, limit: int | None, data: dict[str, str]) -> Path:
     """Where the rows of a model (by identity) on a suite are cached.
 
     Args:
         identity: ``zoo.resolve.model_identity`` of the model.
         suite: The suite (its hash is part of the key).
         limit: The documents-per-task cap of a quick run (cached apart).
+        data: sha256 of the documents of each lm-eval task the suite does not pin (``unpinned_data``).
     """
-    return cache_dir("results") / f"{fingerprint(identity, suite.hash, HARNESS_VERSION, limit)}.json"
+    return cache_dir("results") / f"{fingerprint(identity, suite.hash, data, HARNESS_VERSION, limit)}.json"
 
 
 def _finite(value: Any) -> float | None:
@@ -152,51 +159,133 @@ def _finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def evaluate(reference: str, suite_name: str, limit: int | None = None, batch_size: int = 64,
+def _require_count(name: str, value: Any, meaning: str) -> None:
+    """Refuse a count that is not a whole number of 1 or more, naming the argument and its range.
+
+    Args:
+        name: The argument.
+        value: Its value.
+        meaning: What it counts, and what to pass instead.
+    """
+    # bool is an int to isinstance, but `limit=True` is a mistake, not a limit of 1.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ZooError(f"{name} must be a whole number of 1 or more ({meaning}), not {value!r}")
+
+
+def _load_task(spec: TaskSpec) -> tuple[Any, str] | OSError:
+    """The lm-eval task object of a suite task and its documents' sha256, or the ``OSError`` that says its
+    data is absent (the loaders' ``FileNotFoundError`` for ``ZOO_DATA_DIR``, ``ConnectionError`` for the hub).
+
+    Args:
+        spec: The task (an lm-eval task).
+    """
+    from lm_eval.utils import setup_logging
+
+    from benchmarks.tasks import task_manager
+
+    # Before the task loads: lm-eval warns on each custom_dataset task about its --metadata flag, which
+    # a zoo user cannot act on (LMEVAL_LOG_LEVEL still overrides the level).
+    setup_logging(verbosity="ERROR")
+    try:
+        task = task_manager().load([spec.task])["tasks"][spec.task]
+    except OSError as error:
+        return error
+    return task, task_docs_sha256(task)
+
+
+def unpinned_data(loaded: dict[str, tuple[Any, str] | OSError]) -> dict[str, str]:
+    """The part of the cache key that the suite hash cannot hold: each unpinned task's documents' sha256.
+
+    Args:
+        loaded: ``_load_task`` of each lm-eval task the suite does not pin.
+    """
+    # An absent task is keyed as absent, whatever the reason: the reason (a folder, the hub) may change
+    # between calls, and rows already scored must still be served.
+    return {task: "absent" if isinstance(outcome, OSError) else outcome[1] for task, outcome in loaded.items()}
+
+
+def _cached_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows cached at ``path``; none when the file is absent, unreadable or not a cache file
+    (truncated by a crash of an older version, edited by hand): a miss, recomputed and rewritten."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if isinstance(rows, list) and all(isinstance(row, dict) and set(ROW_FIELDS) <= row.keys() for row in rows):
+        return rows
+    return []
+
+
+def evaluate(reference: str, suite: str | PathLike, limit: int | None = None, batch_size: int = 64,
              preset: str = "full", use_cache: bool = True) -> list[dict[str, Any]]:
     """Evaluate a model on a suite; returns result rows (from the cache when possible).
 
     Args:
         reference: Registry name, ``local-dir:/path`` or ``hf-hub:org/name``.
-        suite_name: A suite under ``benchmarks/suites``.
-        limit: Score at most this many documents per task (a quick look; cached apart).
+        suite: A shipped suite's name (``benchmarks/suites``) or the path of a suite file.
+        limit: Score at most this many documents per task (a quick look; cached apart); None scores all.
         batch_size: Requests per forward pass.
         preset: Which build of a registry name (``full`` or ``smoke``).
         use_cache: Read cached rows (they are always written).
+
+    Raises:
+        ZooError: A bad argument, suite or model reference, changed pinned data, or a ``ZOO_HOME``
+            that cannot hold the results cache (refused before the model runs).
     """
-    suite = load_suite(suite_name)
+    if limit is not None:
+        _require_count("limit", limit, "documents scored per task; None scores them all")
+    _require_count("batch_size", batch_size, "requests per forward pass")
+    suite = load_suite(suite)
     model = LoadedModel(reference, preset)
-    path = cache_path(model.identity, suite, limit)
-    cached = json.loads(path.read_text(encoding="utf-8"))["rows"] if use_cache and path.exists() else []
+    lm_specs = [spec for spec in suite.tasks if spec.evaluator is None and model.kind in LM_EVAL_KINDS]
+    # Unpinned tasks are loaded before the cache is read: their data is part of the key, as the pins of
+    # the others are part of the suite hash, so changed data is never served old rows.
+    loaded = {spec.task: _load_task(spec) for spec in lm_specs if spec.data_sha256 is None}
+    path = cache_path(model.identity, suite, limit, unpinned_data(loaded))
+    order = {spec.task: index for index, spec in enumerate(suite.tasks)}
     # Failed tasks are not kept: their cause (absent data, an unreachable hub) may be gone by now.
-    kept = [row for row in cached if row["error"] is None]
+    kept = [row for row in (_cached_rows(path) if use_cache else []) if row["error"] is None and row["task"] in order]
     todo = [spec for spec in suite.tasks if spec.task not in {row["task"] for row in kept}]
     if not todo:
         return kept
-    common = {"model": reference, "model_identity": model.identity, "weights_sha256": model.weights_sha256,
-              "kind": model.kind, "suite": suite.name, "suite_hash": suite.hash, "batch_size": batch_size,
-              "versions": library_versions(), "git_commit": git_commit(), "date": dt.date.today().isoformat(),
-              "error": None}
-    fresh = (_lm_eval_rows(model, suite, [t for t in todo if t.evaluator is None], limit, batch_size, common)
-             + _evaluator_rows(model, [t for t in todo if t.evaluator is not None], limit, common))
-    order = {spec.task: index for index, spec in enumerate(suite.tasks)}
-    rows = sorted(kept + fresh, key=lambda row: order[row["task"]])
-    atomic_write_text(path, json.dumps({"harness_version": HARNESS_VERSION, "model_identity": model.identity,
-                                        "suite_hash": suite.hash, "rows": rows}, indent=1, sort_keys=True))
+    with ExitStack() as stack:
+        # Opened before the model runs, so a ZOO_HOME that cannot hold the cache fails at once, not after
+        # the evaluation; the temporary file replaces the cache file only once the rows are written.
+        try:
+            handle = stack.enter_context(atomic_file(path))
+        except ZooError as error:
+            raise ZooError(f"{error} (the results cache lives under ZOO_HOME, now {zoo_home()}: "
+                           "set ZOO_HOME to a writable folder)") from None
+        common = {"model": reference, "model_identity": model.identity, "weights_sha256": model.weights_sha256,
+                  "kind": model.kind, "suite": suite.name, "suite_hash": suite.hash, "batch_size": batch_size,
+                  "versions": library_versions(), "git_commit": git_commit(), "date": dt.date.today().isoformat(),
+                  "error": None}
+        fresh = (_lm_eval_rows(model, suite, [t for t in todo if t.evaluator is None], limit, batch_size, common,
+                               loaded)
+                 + _evaluator_rows(model, [t for t in todo if t.evaluator is not None], limit, common))
+        rows = sorted(kept + fresh, key=lambda row: order[row["task"]])
+        handle.write(json.dumps({"harness_version": HARNESS_VERSION, "model_identity": model.identity,
+                                 "suite_hash": suite.hash, "rows": rows}, indent=1, sort_keys=True))
     return rows
 
 
 def _lm_eval_rows(model: LoadedModel, suite: Suite, specs: list[TaskSpec], limit: int | None, batch_size: int,
-                  common: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows of the lm-eval tasks; a task with the wrong model kind or without its data is an error row."""
+                  common: dict[str, Any], loaded: dict[str, tuple[Any, str] | OSError]) -> list[dict[str, Any]]:
+    """Rows of the lm-eval tasks; a task with the wrong model kind or without its data is an error row.
+
+    Args:
+        model: The model.
+        suite: The suite.
+        specs: Its lm-eval tasks still to score.
+        limit: Documents per task.
+        batch_size: Requests per forward pass.
+        common: The model's and suite's fields of every row.
+        loaded: ``_load_task`` of the tasks already loaded (the unpinned ones); the others are loaded here.
+    """
     from lm_eval import evaluator
-    from lm_eval.utils import setup_logging
 
     from benchmarks.tasks import task_manager
 
-    # Before the tasks load: lm-eval warns on each custom_dataset task about its --metadata flag, which
-    # a zoo user cannot act on (LMEVAL_LOG_LEVEL still overrides the level).
-    setup_logging(verbosity="ERROR")
     rows, tasks = [], {}
     for spec in specs:
         if model.kind not in LM_EVAL_KINDS:
@@ -204,12 +293,11 @@ def _lm_eval_rows(model: LoadedModel, suite: Suite, specs: list[TaskSpec], limit
                 f"{spec.task} is an lm-eval task, which scores {', '.join(LM_EVAL_KINDS)} models; "
                 f"{model.reference} is of kind {model.kind}")))
             continue
-        try:
-            task = task_manager().load([spec.task])["tasks"][spec.task]
-        except OSError as error:  # the loaders' FileNotFoundError (ZOO_DATA_DIR) or ConnectionError (hub)
-            rows.append(task_error_row(common, spec, error))
+        outcome = loaded.get(spec.task) or _load_task(spec)
+        if isinstance(outcome, OSError):
+            rows.append(task_error_row(common, spec, outcome))
             continue
-        found = task_docs_sha256(task)
+        task, found = outcome
         if spec.data_sha256 and found != spec.data_sha256:
             raise ZooError(f"suite {suite.name}: data of task {spec.task} changed (pinned {spec.data_sha256[:12]}..., "
                            f"found {found[:12]}...); restore the data or bump the suite version and re-pin it")

@@ -11,11 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, BinaryIO, Iterable
 
-from zoo.paths import atomic_write_text
+from zoo.paths import atomic_file
 
 FILES = ("LEADERBOARD.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png")
 
@@ -110,8 +109,14 @@ def render_csv(rows, primary) -> str:
     return out.getvalue()
 
 
-def render_png(rows, primary, path: Path) -> None:
-    """One panel per column, one bar per model (with stderr), best bar highlighted."""
+def render_png(rows, primary, target: Path | BinaryIO) -> None:
+    """One panel per column, one bar per model (with stderr), best bar highlighted.
+
+    Args:
+        rows: Result rows.
+        primary: The column metric of each (suite, task).
+        target: A PNG file's path, or a binary file object.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -147,12 +152,21 @@ def render_png(rows, primary, path: Path) -> None:
         axis.tick_params(axis="x", labelsize=7)
     figure.tight_layout()
     # No timestamp or version in the metadata: the same rows give the same bytes.
-    figure.savefig(path, dpi=100, metadata={"Software": None})
+    figure.savefig(target, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
 
 
-def render_study_png(rows, primary, study: str, points: dict[str, tuple[float, bool]], path: Path) -> None:
-    """One panel per column of the study's suite: baselines as a curve over x, methods as stars."""
+def render_study_png(rows, primary, study: str, points: dict[str, tuple[float, bool]],
+                     target: Path | BinaryIO) -> None:
+    """One panel per column of the study's suite: baselines as a curve over x, methods as stars.
+
+    Args:
+        rows: Result rows.
+        primary: The column metric of each (suite, task).
+        study: The study (named like its suite).
+        points: Each model's x and whether it is the study's method.
+        target: A PNG file's path, or a binary file object.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,44 +194,51 @@ def render_study_png(rows, primary, study: str, points: dict[str, tuple[float, b
         if scored:
             axis.legend(fontsize=6)
     figure.tight_layout()
-    figure.savefig(path, dpi=100, metadata={"Software": None})
+    figure.savefig(target, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
 
 
-def _write_png(render, path: Path) -> None:
-    """Render into a temporary file beside ``path``, then move it into place."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as handle:
-        tmp = Path(handle.name)
-    try:
-        render(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _png(render) -> bytes:
+    """The bytes of a figure that ``render`` draws into a binary file object."""
+    buffer = io.BytesIO()
+    render(buffer)
+    return buffer.getvalue()
 
 
 def write(rows: list[dict[str, Any]], primary: dict[tuple[str, str], str], out: Path,
           cards: dict[str, str] | None = None, studies: dict[str, dict[str, tuple[float, bool]]] | None = None
           ) -> list[Path]:
-    """Write the four files, and a figure per study, into ``out`` (each atomically); rows are sorted first.
+    """Write the four files, and a figure per study, into ``out``; rows are sorted first.
+
+    Everything is rendered before anything is written, and each file is written atomically: a figure
+    that cannot be drawn or an ``out`` that cannot be written leaves the folder as it was, and no file
+    is ever half-written.
 
     Args:
         rows: Result rows.
         primary: The column metric of each (suite, task).
-        out: Output folder.
+        out: Output folder (made if absent).
         cards: Model card link of each model.
         studies: Per study (named like its suite): each model's x and whether it is the study's method.
+
+    Raises:
+        ZooError: ``out`` is a file, is under a file, or is read-only (``zoo.paths.atomic_file`` names it).
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     rows = sorted(rows, key=lambda r: (r["model"], r["suite"] or "", r["task"] or "", r["metric"]))
     cards, studies = cards or {}, studies or {}
-    atomic_write_text(out / "LEADERBOARD.md", render_markdown(rows, primary, cards, studies))
-    atomic_write_text(out / "leaderboard.csv", render_csv(rows, primary))
-    atomic_write_text(out / "leaderboard.json", json.dumps({"rows": rows}, indent=1, sort_keys=True) + "\n")
-    _write_png(lambda tmp: render_png(rows, primary, tmp), out / "leaderboard.png")
-    for study, points in sorted(studies.items()):
-        _write_png(lambda tmp: render_study_png(rows, primary, study, points, tmp), out / f"study-{study}.png")
-    return [out / name for name in FILES] + [out / f"study-{study}.png" for study in sorted(studies)]
+    contents = {
+        "LEADERBOARD.md": render_markdown(rows, primary, cards, studies).encode(),
+        "leaderboard.csv": render_csv(rows, primary).encode(),
+        "leaderboard.json": (json.dumps({"rows": rows}, indent=1, sort_keys=True) + "\n").encode(),
+        "leaderboard.png": _png(lambda target: render_png(rows, primary, target)),
+        **{f"study-{study}.png": _png(lambda target: render_study_png(rows, primary, study, points, target))
+           for study, points in sorted(studies.items())},
+    }
+    for name, content in contents.items():
+        with atomic_file(out / name, "wb") as handle:
+            handle.write(content)
+    return [out / name for name in contents]
 
 
 def differences(expected_dir: Path, actual_dir: Path, names: Iterable[str]) -> list[str]:

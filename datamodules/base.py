@@ -25,8 +25,9 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from datamodules.checks import check_int, check_number
 from datamodules.real_corpora import load_real_corpus
-from datamodules.tinyworld import general_instructions, generate_world
+from datamodules.tinyworld import WorldConfig, general_instructions, generate_world
 from datamodules.tokenizer import load_tokenizer
 from datamodules.transforms.instruction_format import synthesizer_example
 from zoo.errors import ZooError
@@ -94,6 +95,26 @@ def _row_source(source: str) -> tuple[list[dict], str]:
     return sampled_corpus(model, int(count))
 
 
+def world_config(source: str, world: dict | None) -> WorldConfig | None:
+    """The world of a ``tinyworld:<domain>`` source with ``world``'s fields (None for other sources).
+
+    DataModules call it at construction, so a bad domain or world size fails before anything loads.
+
+    Args:
+        source: The document source.
+        world: ``WorldConfig`` fields, e.g. ``{"n_entities": 50}``.
+
+    Raises:
+        ZooError: naming the field and its valid range, for an unknown domain or field or a value out of range.
+    """
+    if not source.startswith("tinyworld:"):
+        return None
+    try:
+        return WorldConfig(domain=source.removeprefix("tinyworld:"), **(world or {}))
+    except (ValueError, TypeError) as error:
+        raise ZooError(f"tinyworld source '{source}': {error}") from None
+
+
 def load_documents(source: str, text_field: str = "text", world: dict | None = None,
                    world_parts: tuple[str, ...] = ("documents",)):
     """Load a document source as a ``datasets.Dataset`` (id, title, text) and its fingerprint.
@@ -108,10 +129,7 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         world_parts: Which tinyworld texts are documents: ``documents`` and/or ``qa_text``.
     """
     if source.startswith("tinyworld:"):
-        try:
-            generated = generate_world(domain=source.removeprefix("tinyworld:"), **(world or {}))
-        except (ValueError, TypeError) as error:
-            raise ZooError(f"tinyworld source '{source}': {error}") from None
+        generated = generate_world(world_config(source, world))
         docs = [d for part in world_parts for d in getattr(generated, part)]
         table = {"id": [d["id"] for d in docs], "title": [d.get("title", "") for d in docs],
                  "text": [d["text"] for d in docs]}
@@ -174,6 +192,17 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
 HELD_OUT_FRACTION = 0.05
 
 
+def check_held_out(val_fraction: float, test_fraction: float) -> None:
+    """Raise a one-line ``ZooError`` unless both held-out shares are in [0, 0.5), so most documents train.
+
+    Args:
+        val_fraction: Share of documents held out for validation.
+        test_fraction: Share of documents held out for test.
+    """
+    check_number("--data.val_fraction", val_fraction, "share of documents held out for validation", high=0.5)
+    check_number("--data.test_fraction", test_fraction, "share of documents held out for test", high=0.5)
+
+
 def split_of(doc_id: str, val_fraction: float = HELD_OUT_FRACTION, test_fraction: float = HELD_OUT_FRACTION,
              seed: int = 0) -> str:
     """Assign a document to train/val/test by a seeded hash of its id (stable as the corpus grows)."""
@@ -215,10 +244,16 @@ class ZooDataModule(L.LightningDataModule):
         batch_size: Sequences per step (per device).
         num_workers: DataLoader worker processes (0 suits 2-core machines).
         seed: Seed of splits and shuffling.
+
+    Raises:
+        ZooError: for ``batch_size`` below 1 or ``num_workers`` below 0 (each subclass checks its own
+            numeric arguments the same way, at construction).
     """
 
     def __init__(self, tokenizer: str = "tinyworld", batch_size: int = 32, num_workers: int = 0, seed: int = 0):
         super().__init__()
+        check_int("--data.batch_size", batch_size, 1, "examples per batch, per device")
+        check_int("--data.num_workers", num_workers, 0, "DataLoader worker processes; 0 loads in the main process")
         self.tokenizer_spec = tokenizer
         self.batch_size = batch_size
         self.num_workers = num_workers

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.base import ZooDataModule, split_of
+from datamodules.base import ZooDataModule, check_held_out, split_of, world_config
+from datamodules.checks import check_int
 from datamodules.real_corpora import data_dir, pubmedqa_training_items
 from datamodules.tinyworld import generate_world
 from datamodules.transforms.instruction_format import CON, CON_END, QAPair, render_pairs
@@ -44,10 +45,7 @@ def pubmedqa_examples() -> list[dict]:
 def synthesizer_examples(source: str, world: dict | None = None) -> list[dict]:
     """``{"id", "context", "pairs": [{"question", "answer"}]}`` examples of a source."""
     if source.startswith("tinyworld:"):
-        try:
-            generated = generate_world(domain=source.removeprefix("tinyworld:"), **(world or {}))
-        except (ValueError, TypeError) as error:
-            raise ZooError(f"tinyworld source '{source}': {error}") from None
+        generated = generate_world(world_config(source, world))
         return [{"id": p["id"], "context": p["context"], "pairs": p["pairs"]} for p in generated.qa_pairs]
     if source == "zoo-data:pubmedqa-qa":
         return pubmedqa_examples()
@@ -118,8 +116,9 @@ class SynthesizerDataModule(ZooDataModule):
                  batch_size: int = 16, world: dict | None = None, val_fraction: float = 0.05,
                  test_fraction: float = 0.05, num_workers: int = 0, seed: int = 0):
         super().__init__(tokenizer=tokenizer, batch_size=batch_size, num_workers=num_workers, seed=seed)
-        if max_length < 32:
-            raise ZooError(f"--data.max_length={max_length} is too small for a context and its pairs; use >= 32")
+        check_int("--data.max_length", max_length, 32, "tokens of an example: room for a context and its pairs")
+        check_held_out(val_fraction, test_fraction)
+        world_config(source, world)
         self.source, self.max_length, self.world = source, max_length, dict(world or {})
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.splits: dict[str, _Examples] = {}

@@ -7,18 +7,26 @@ ddp`` spreads the work and a re-run resumes where the last one stopped. Batches 
 shard, so what a shard holds does not depend on how many ranks wrote it.
 ``zoo.callbacks.JsonlPredictionWriter`` writes each shard (``shard-00000.jsonl``...) atomically
 once its last item is predicted.
+
+Shards carry the settings that made them: ``settings.json`` in the output folder records the
+synthesis module's settings and the data settings (:meth:`SynthesisDataModule.check_settings`),
+and a run whose settings differ from those of the shards already there is refused instead of
+skipping them under a manifest that would name the new settings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from torch.utils.data import DataLoader, IterableDataset
 from tqdm.auto import tqdm
 
-from datamodules.base import ZooDataModule, load_documents, split_of
+from datamodules.base import ZooDataModule, load_documents, split_of, world_config
+from datamodules.checks import check_int
 from datamodules.sampling import sample_documents, sampled_rows
 from zoo.errors import ZooError
 from zoo.hashing import fingerprint
@@ -26,6 +34,8 @@ from zoo.paths import atomic_dir, atomic_write_text, cache_dir
 from zoo.resolve import load_pretrained, model_identity, resolve
 
 SHARD_PATTERN = "shard-{:05d}.jsonl"
+#: The settings of the shards of an output folder (see ``SynthesisDataModule.check_settings``).
+SETTINGS_FILE = "settings.json"
 
 
 def shard_path(out_dir: str | Path, shard: int) -> Path:
@@ -43,8 +53,29 @@ def read_shards(out_dir: str | Path) -> list[dict]:
     """All rows of the shards in ``out_dir``, in shard order."""
     rows = []
     for path in sorted(Path(out_dir).glob("shard-*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        # Rows end at "\n" only: splitlines() would also break inside texts holding U+2028, U+0085 or \x1c.
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
     return rows
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON reads it back (tuples become lists, dataclasses dicts, paths strings), so
+    settings compare equal to the ones recorded in ``settings.json``."""
+    def encode(item: Any) -> Any:
+        return dataclasses.asdict(item) if dataclasses.is_dataclass(item) else str(item)
+
+    return json.loads(json.dumps(value, default=encode))
+
+
+def _flat(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as ``{"module.editing.seed": 1, ...}``, to name what differs."""
+    flat = {}
+    for key, value in settings.items():
+        if isinstance(value, Mapping) and value:
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 class _ShardBatches(IterableDataset):
@@ -86,6 +117,11 @@ class SynthesisDataModule(ZooDataModule):
         previous_dir: The previous round's output: item ``j`` carries its row ``j`` (text and pairs) as
             ``previous``, the demonstration of multi-round instruction synthesis.
         seed: Seed of the split.
+
+    Raises:
+        ZooError: for both or neither of ``source`` and ``n_documents``, a count out of range
+            (``n_documents``, ``shard_size``, ``batch_size`` or ``count`` below 1, ``first`` below 0),
+            an unknown ``split`` or a bad tinyworld ``world``.
     """
 
     def __init__(self, out_dir: str, source: str | None = None, n_documents: int | None = None, shard_size: int = 256,
@@ -95,12 +131,16 @@ class SynthesisDataModule(ZooDataModule):
         if (source is None) == (n_documents is None):
             raise ZooError("synthesis needs exactly one of --data.source (documents to edit) and --data.n_documents "
                            "(documents to sample)")
-        if n_documents is not None and n_documents < 1:
-            raise ZooError(f"--data.n_documents={n_documents}: sample at least one document")
-        if shard_size < 1 or batch_size < 1:
-            raise ZooError(f"--data.shard_size={shard_size} / --data.batch_size={batch_size}: both must be >= 1")
+        if n_documents is not None:
+            check_int("--data.n_documents", n_documents, 1, "documents to sample: at least one")
+        check_int("--data.shard_size", shard_size, 1, "items per shard")
+        check_int("--data.first", first, 0, "documents of the source to skip")
+        if count is not None:
+            check_int("--data.count", count, 1, "documents to take from --data.first on; unset for all the rest")
         if split not in (None, "train", "val", "test"):
             raise ZooError(f"--data.split={split!r}: use train, val, test or leave it unset for every document")
+        if source is not None:
+            world_config(source, world)
         self.out_dir, self.source, self.n_documents = Path(out_dir), source, n_documents
         self.shard_size, self.text_field, self.world, self.split = shard_size, text_field, dict(world or {}), split
         self.first, self.count, self.previous_dir = first, count, previous_dir
@@ -143,10 +183,56 @@ class SynthesisDataModule(ZooDataModule):
         """This rank's shards that have no output file yet."""
         return [k for k in range(rank, self.n_shards, world_size) if not self.shard_path(k).exists()]
 
+    def data_settings(self) -> dict[str, Any]:
+        """The data settings that decide what the shards hold: which documents, cut how (not the batch
+        size: batches never cross a shard)."""
+        return {"source": self.source, "n_documents": self.n_documents, "text_field": self.text_field,
+                "world": self.world, "split": self.split, "seed": self.seed, "first": self.first, "count": self.count,
+                "previous_dir": self.previous_dir, "shard_size": self.shard_size}
+
+    def check_settings(self, module: Mapping[str, Any]) -> dict[str, Any]:
+        """Record the settings of the shards in ``out_dir``, or refuse to add to shards made with others.
+
+        The first run writes ``settings.json`` (the module's and the data settings); a later run
+        with the same settings resumes, and one with other settings is an error while the folder
+        holds shards (a folder without shards takes the new settings). Called before ``predict``
+        (``zoo synth``'s runner does, so the error comes before any work) and again by
+        :meth:`predict_dataloader` with the running module's ``hparams``, so ``zoo predict`` is covered too.
+
+        Args:
+            module: The synthesis module's settings, e.g. its ``hparams`` (keys starting with ``_``,
+                jsonargparse's bookkeeping, are left out).
+
+        Returns:
+            ``{"module": ..., "data": ...}`` as recorded: what a manifest can report.
+
+        Raises:
+            ZooError: naming the settings that differ (or the missing record) and the fix: a fresh
+                output folder, or deleting this one.
+        """
+        settings = _plain({"module": {key: value for key, value in module.items() if not key.startswith("_")},
+                           "data": self.data_settings()})
+        path = self.out_dir / SETTINGS_FILE
+        has_shards = any(self.out_dir.glob("shard-*.jsonl"))
+        recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        if recorded == settings:
+            return settings
+        fix = f"pass a fresh --out folder, or delete {self.out_dir} to start over"
+        if has_shards and recorded is None:
+            raise ZooError(f"{self.out_dir} holds shards but no {SETTINGS_FILE}, so their settings are unknown; {fix}")
+        if has_shards:
+            old, new = _flat(recorded), _flat(settings)
+            changed = [f"{key} {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(old.keys() | new.keys())
+                       if old.get(key) != new.get(key)]
+            raise ZooError(f"{self.out_dir} holds shards made with other settings ({'; '.join(changed)}); {fix}")
+        atomic_write_text(path, json.dumps(settings, indent=1, sort_keys=True) + "\n")
+        return settings
+
     def predict_dataloader(self) -> DataLoader:
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if trainer is not None and trainer.lightning_module is not None:
+            self.check_settings(trainer.lightning_module.hparams)
         batches = _ShardBatches(self.items, self.pending_shards(rank, world), self.shard_size, self.batch_size)
         # batch_size=None: the dataset yields whole batches (lists of dicts), kept as they are.
         return DataLoader(batches, batch_size=None, collate_fn=lambda batch: batch)

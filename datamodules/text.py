@@ -11,8 +11,9 @@ import datasets
 import numpy as np
 import torch
 
-from datamodules.base import (HELD_OUT_FRACTION, TensorDictDataset, ZooDataModule, load_documents,
-                              split_of)
+from datamodules.base import (HELD_OUT_FRACTION, TensorDictDataset, ZooDataModule, check_held_out, load_documents,
+                              split_of, world_config)
+from datamodules.checks import check_int, check_number
 from datamodules.multiple_choice import MultipleChoiceDataset, collate_choices
 from datamodules.tinyworld import generate_world
 from datamodules.tokenizer import tokenizer_fingerprint
@@ -72,21 +73,20 @@ class TextCorpusDataModule(ZooDataModule):
                  transform: DocumentTransform | None = None, mix_source: str | None = None, mix_ratio: float = 1.0,
                  mix_share: float | None = None, num_proc: int = 1, num_workers: int = 0, seed: int = 0):
         super().__init__(tokenizer=tokenizer, batch_size=batch_size, num_workers=num_workers, seed=seed)
-        for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if not 0 <= value < 0.5:
-                raise ZooError(f"--data.{name}={value} is out of range; use a share in [0, 0.5)")
-        if block_size < 8:
-            raise ZooError(f"--data.block_size={block_size} is too small; use at least 8 tokens")
+        check_held_out(val_fraction, test_fraction)
+        check_int("--data.block_size", block_size, 8, "tokens per training sequence")
+        check_number("--data.mix_ratio", mix_ratio, "mixed-in documents per training document")
+        if mix_share is not None:
+            check_number("--data.mix_share", mix_share, "share of the training documents replaced", high=1,
+                         high_included=True)
+        check_int("--data.num_proc", num_proc, 1, "processes of the transform's datasets.map")
+        world_config(source, world)
         parts = list(world_parts or ["documents"])
         if unknown := set(parts) - {"documents", "qa_text"}:
             raise ZooError(f"--data.world_parts has unknown parts {sorted(unknown)}; use documents and/or qa_text")
         self.source, self.block_size, self.text_field = source, block_size, text_field
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.world, self.world_parts = dict(world or {}), parts
-        if mix_ratio < 0:
-            raise ZooError(f"--data.mix_ratio={mix_ratio} is negative; use 0 or more mixed documents per document")
-        if mix_share is not None and not 0 <= mix_share <= 1:
-            raise ZooError(f"--data.mix_share={mix_share} is out of range; use a share of the documents in [0, 1]")
         if mix_share is not None and not mix_source:
             raise ZooError("--data.mix_share needs --data.mix_source (the documents to mix in)")
         self.transform, self.num_proc = transform, num_proc
@@ -105,7 +105,7 @@ class TextCorpusDataModule(ZooDataModule):
     def tinyworld(self):
         """The generated world of a ``tinyworld:`` source (for its evaluation items)."""
         if self._world is None and self.is_tinyworld:
-            self._world = generate_world(domain=self.source.removeprefix("tinyworld:"), **self.world)
+            self._world = generate_world(world_config(self.source, self.world))
         return self._world
 
     def _documents(self):

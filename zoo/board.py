@@ -37,9 +37,11 @@ def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: P
 
     from benchmarks import leaderboard as board
     from benchmarks.harness import primary_metrics
+    from zoo.console import without_library_progress_bars
     from zoo.sweep import sweep
 
-    rows, cards = sweep(models, suites, preset=preset, limit=limit, include_hub=hub, batch_size=batch_size)
+    with without_library_progress_bars():
+        rows, cards = sweep(models, suites, preset=preset, limit=limit, include_hub=hub, batch_size=batch_size)
     target = Path(tempfile.mkdtemp(prefix="leaderboard-")) if check else out
     links = {name: f"cards/{name}.md" for name in cards}
     written = board.write(rows, primary_metrics(rows), target, links,

@@ -84,15 +84,18 @@ class VerbParser(ArgumentParser):
         super().__init__(*args, exit_on_error=False, allow_abbrev=False, **kwargs)
 
     def add_argument(self, *args, **kwargs):
-        """Add an argument; options of typed parameters get command-line spellings: dashes and last parts
-        (:func:`option_name`), ``--flag``/``--no-flag`` for booleans, several values for lists and tuples.
+        """Add an argument; typed parameters get command-line spellings: upper case for positionals, dashes
+        and last parts for options (:func:`option_name`), ``--flag``/``--no-flag`` for booleans, several
+        values for lists and tuples.
 
         jsonargparse builds its argument groups from this method's source, so it refers to module names only.
         """
         action = kwargs.get("action")
         # jsonargparse hands a non-trivial type over as an action that holds it.
         typehint = kwargs.get("type") or getattr(action, "_typehint", None)
-        if args and args[0].startswith("--") and typehint is not None and not is_dataclass(typehint):
+        if args and not args[0].startswith("-"):
+            kwargs.setdefault("metavar", args[0].upper())  # `zoo build NAME`, as usage lines write positionals
+        elif args and args[0].startswith("--") and typehint is not None and not is_dataclass(typehint):
             key = args[0][2:]
             kwargs.setdefault("dest", key)
             if key.endswith("_"):
@@ -133,7 +136,7 @@ def _add_verb_arguments(parser: VerbParser, function: Callable) -> None:
         import docstring_parser
 
         doc = next(p.description for p in docstring_parser.parse(function.__doc__).params if p.arg_name == TRAINER_ARGS)
-        parser.epilog = f"Arguments after -- go to the Trainer. {doc}"
+        parser.epilog = doc
 
 
 def _add_verbs(parser: VerbParser, table: dict[str, Any], path: Sequence[str]) -> VerbParser:
@@ -161,15 +164,22 @@ def verb_parser(path: Sequence[str] = ()) -> VerbParser:
     return _add_verbs(VerbParser(prog="zoo", description=DESCRIPTION), VERBS, tuple(path))
 
 
-def verb_path(argv: Sequence[str]) -> tuple[str, ...]:
-    """The leading words of ``argv`` that name a verb or a group of verbs (``("synth", "toedit")``)."""
-    path, table = [], VERBS
+def named_verb(argv: Sequence[str]) -> tuple[tuple[str, ...], Any]:
+    """The leading words of ``argv`` that name a verb or a group (``("synth", "toedit")``), and what they name:
+    the verb's function, or the verbs of a group.
+
+    Args:
+        argv: The command line after ``zoo``.
+    """
+    path: list[str] = []
+    target: Any = VERBS
     for word in argv:
+        table = target[1] if isinstance(target, tuple) else target
         if not isinstance(table, dict) or word not in table:
             break
         path.append(word)
-        table = table[word][1] if isinstance(table[word], tuple) else table[word]
-    return tuple(path)
+        target = table[word]
+    return tuple(path), target
 
 
 def run_verb(argv: Sequence[str]) -> int:
@@ -178,16 +188,13 @@ def run_verb(argv: Sequence[str]) -> int:
     Args:
         argv: The command line after ``zoo``.
     """
-    path = verb_path(argv)
+    path, function = named_verb(argv)
     words, trailing = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     # Underscores are welcome too (`--batch_size`, as LightningCLI spells its options).
     words = [re.sub(r"^--[^=]+", lambda name: name.group(0).replace("_", "-"), word) for word in words]
     help_hint = f"see `zoo {' '.join(path)} --help`" if path else "see `zoo --help`"
-    function: Any = VERBS
-    for name in path:
-        function = function[name][1] if isinstance(function[name], tuple) else function[name]
     parameters = inspect.signature(function).parameters if callable(function) else {}
-    positionals = {name for name, parameter in parameters.items() if parameter.kind is parameter.POSITIONAL_ONLY}
+    positionals = [name for name, parameter in parameters.items() if parameter.kind is parameter.POSITIONAL_ONLY]
 
     def spell(key: str) -> str:
         name = key.rsplit(".", 1)[-1]
@@ -204,8 +211,7 @@ def run_verb(argv: Sequence[str]) -> int:
     if trailing and TRAINER_ARGS not in parameters:
         raise ZooError(f"`zoo {' '.join(path)}` takes no arguments after `--` ({' '.join(trailing)}); {help_hint}")
     values = {name: list(trailing) if name == TRAINER_ARGS else arguments[name] for name in parameters}
-    positional = [values.pop(name) for name, parameter in parameters.items() if parameter.kind is parameter.POSITIONAL_ONLY]
-    return function(*positional, **values)
+    return function(*[values.pop(name) for name in positionals], **values)
 
 
 # ---------------------------------------------------------------------- errors

@@ -39,7 +39,8 @@ class Shards:
     batch_size: PositiveInt = 16
 
 
-def run_synthesis(model: dict[str, Any], data: dict[str, Any], shards: Shards, trainer_args: Sequence[str] = ()) -> None:
+def run_synthesis(model: dict[str, Any], data: dict[str, Any], shards: Shards,
+                  trainer_args: Sequence[str] = ()) -> None:
     """``predict`` of a synthesis module over ``SynthesisDataModule`` shards, then a ``manifest.json``.
 
     Args:
@@ -55,7 +56,8 @@ def run_synthesis(model: dict[str, Any], data: dict[str, Any], shards: Shards, t
 
     out = shards.out
     data = {"class_path": "datamodules.synthesis.SynthesisDataModule",
-            "init_args": {"out_dir": str(out), "shard_size": shards.shard_size, "batch_size": shards.batch_size, **data}}
+            "init_args": {"out_dir": str(out), "shard_size": shards.shard_size, "batch_size": shards.batch_size,
+                          **data}}
     with lightning_info_hidden(), without_library_progress_bars():
         # JSON keeps each value's type on its way through LightningCLI's parser (no str() of numbers).
         cli = lightning_cli(["--model", json.dumps(model), "--data", json.dumps(data), *trainer_args], run=False,
@@ -114,7 +116,7 @@ def toedit(*, in_: str, shards: Shards, editing: EditSettings, prior: str = "bas
         editing: What to edit and how (edits are keyed by each document's tokens and the seed).
         prior: Prior LM: zoo name, local-dir:/path or hf-hub:org/name.
         split: Edit only this split of the documents (as the text DataModule splits them).
-        trainer_args: Trainer arguments, e.g. --trainer.strategy=ddp --trainer.devices=2.
+        trainer_args: Arguments after -- for the Trainer, e.g. --trainer.strategy=ddp --trainer.devices=2.
     """
     from datamodules.base import check_source
 
@@ -137,7 +139,7 @@ def sample(*, n_documents: PositiveInt, shards: Shards, model: str = "base-lm-ti
         max_new_tokens: Longest document, in tokens.
         temperature: Softmax temperature.
         seed: Seed of the sampling.
-        trainer_args: Trainer arguments, e.g. --trainer.strategy=ddp --trainer.devices=2.
+        trainer_args: Arguments after -- for the Trainer, e.g. --trainer.strategy=ddp --trainer.devices=2.
     """
     module = {"class_path": "zoo.modules.synthesis.LMSampler",
               "init_args": {"model": model, "max_new_tokens": max_new_tokens, "temperature": temperature, "seed": seed}}
@@ -156,7 +158,7 @@ def instruct(*, in_: str, shards: Shards, model: str = "instruct-synth-tiny", ma
         max_new_tokens: Longest completion (upstream: 400).
         rounds: Multi-round synthesis: the corpus in this many slices, each text prompted after the previous
             slice's text at its index and that text's pairs.
-        trainer_args: Trainer arguments, e.g. --trainer.strategy=ddp --trainer.devices=2.
+        trainer_args: Arguments after -- for the Trainer, e.g. --trainer.strategy=ddp --trainer.devices=2.
     """
     from datamodules.base import check_source
     from datamodules.synthesis import SynthesisDataModule, read_shards

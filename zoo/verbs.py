@@ -104,15 +104,17 @@ def evaluate(model: str, /, *, suite: str, limit: PositiveInt | None = None, bat
 
     Args:
         model: Registry name, local-dir:/path or hf-hub:org/name.
-        suite: Suite name (`zoo suites` lists them) or the path of a suite file.
+        suite: Suite name (`zoo suites` lists them).
         limit: Score at most this many documents per task (a quick look; cached apart).
         batch_size: Requests per forward pass.
         preset: Which build of a registry name.
         cache: Serve cached rows; --no-cache recomputes them.
     """
     from benchmarks.harness import evaluate as evaluate_model
+    from zoo.console import without_library_progress_bars
 
-    rows = evaluate_model(model, suite, limit=limit, batch_size=batch_size, preset=preset, use_cache=cache)
+    with without_library_progress_bars():
+        rows = evaluate_model(model, suite, limit=limit, batch_size=batch_size, preset=preset, use_cache=cache)
     print(format_rows(rows))
     return 0
 

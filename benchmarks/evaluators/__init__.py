@@ -113,10 +113,7 @@ def get_evaluator(name: str) -> Evaluator:
     Args:
         name: The registry name.
     """
-    try:
-        entry = EVALUATORS[name]
-    except KeyError:
-        raise ZooError(f"unknown evaluator '{name}'; registered: {', '.join(sorted(EVALUATORS)) or 'none'}") from None
+    entry = registered(name)
     if not isinstance(entry, str):
         return entry
     module_name, attribute = _split_entry(name, entry)
@@ -127,6 +124,21 @@ def get_evaluator(name: str) -> Evaluator:
     check_interface(name, found)
     EVALUATORS[name] = found
     return found
+
+
+def registered(name: str) -> Evaluator | str:
+    """The registry entry of ``name``: the evaluator, or its lazy ``"module:object"`` entry (not imported).
+
+    Args:
+        name: The registry name.
+
+    Raises:
+        ZooError: Nothing is registered as ``name`` (the message lists what is).
+    """
+    try:
+        return EVALUATORS[name]
+    except KeyError:
+        raise ZooError(f"unknown evaluator '{name}'; registered: {', '.join(sorted(EVALUATORS)) or 'none'}") from None
 
 
 def check_interface(name: str, candidate: Any) -> None:
@@ -155,12 +167,16 @@ def evaluator_source(name: str) -> Path | None:
 
     Args:
         name: The registry name.
+
+    Raises:
+        ZooError: Nothing is registered as ``name`` (a suite naming it is refused when it is hashed).
     """
-    entry = EVALUATORS.get(name)
-    if entry is None:
-        return None
+    entry = registered(name)
     if isinstance(entry, str):
-        spec = importlib.util.find_spec(_split_entry(name, entry)[0])
+        try:
+            spec = importlib.util.find_spec(_split_entry(name, entry)[0])
+        except ImportError:  # a parent package that is not installed: get_evaluator names it when the task runs
+            return None
         return Path(spec.origin) if spec is not None and spec.origin else None
     source = inspect.getsourcefile(entry if inspect.isfunction(entry) or inspect.isclass(entry) else type(entry))
     return Path(source) if source else None

@@ -28,7 +28,7 @@ def ngram_shift(module: Any, args: dict[str, Any], limit: int | None) -> list[Sc
     """
     from benchmarks.ngram_stats import compare, ngram_counts, tokenize_corpus
     from datamodules.base import load_documents
-    from zoo.modules.synthesis import sample_documents
+    from datamodules.sampling import sample_documents
 
     documents, _ = load_documents(args["reference"], world=args.get("world"))
     tokenizer = module.tokenizer

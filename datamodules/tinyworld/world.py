@@ -4,9 +4,10 @@ import hashlib
 import json
 import os
 import random
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+from zoo.paths import atomic_file, atomic_write_text
 
 from .domain import DOMAINS, Attribute, Domain
 from .names import generate_names
@@ -84,18 +85,6 @@ def _jsonl_line(record: dict) -> str:
     return json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Writes UTF-8 text so that readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 @dataclass(frozen=True)
 class World:
     """A generated world: entities and every record derived from them.
@@ -154,29 +143,34 @@ class World:
     def write_jsonl(self, out_dir: str | os.PathLike) -> dict[str, Path]:
         """Writes the world as JSON lines plus a world.json summary.
 
-        Each file is written to a temporary file and moved into place, so a
-        crash never leaves a truncated file behind.
+        Each file is written to a temporary file named after this process and
+        moved into place (``zoo.paths.atomic_file``), so a crash never leaves a
+        truncated file, and the next write removes what a killed one left.
+        Other files in ``out_dir`` stay as they are.
 
         Args:
             out_dir: directory to write into (created if missing).
 
         Returns:
             Paths keyed by record kind, plus "world" for world.json.
+
+        Raises:
+            ZooError: if ``out_dir`` is a file, lies under a file or is read-only,
+                or one of the files to write is a folder.
         """
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {}
         records = self.records()
+        paths = {kind: out / f"{kind}.jsonl" for kind in records}
         for kind, items in records.items():
-            paths[kind] = out / f"{kind}.jsonl"
-            _write_atomic(paths[kind], "".join(_jsonl_line(item) for item in items))
+            with atomic_file(paths[kind]) as handle:
+                handle.writelines(_jsonl_line(item) for item in items)
         summary = {
             "config": asdict(self.config),
             "fingerprint": self.fingerprint(),
             "counts": {kind: len(items) for kind, items in records.items()},
         }
         paths["world"] = out / "world.json"
-        _write_atomic(paths["world"], json.dumps(summary, sort_keys=True, ensure_ascii=False, indent=2) + "\n")
+        atomic_write_text(paths["world"], json.dumps(summary, sort_keys=True, ensure_ascii=False, indent=2) + "\n")
         return paths
 
 

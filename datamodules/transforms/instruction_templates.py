@@ -79,8 +79,11 @@ class OptionStyle:
             name = str(index + 1)
         else:
             letters = string.ascii_uppercase if first.isupper() else string.ascii_lowercase
-            # Past Z (27+ options) labels go on as AA, AB...: rare, but never an IndexError.
-            name = letters[index] if index < 26 else letters[index // 26 - 1] + letters[index % 26]
+            # Spreadsheet-column labels (bijective base 26): Z, AA, ..., ZZ, AAA: distinct for any count.
+            name, number = "", index + 1
+            while number:
+                number, digit = divmod(number - 1, 26)
+                name = letters[digit] + name
         return self.marker.replace(first, name, 1)
 
     def lines(self, options: Sequence[str]) -> list[str]:

@@ -50,7 +50,6 @@ import logging
 import os
 import random
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, islice
@@ -60,12 +59,13 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from tqdm import tqdm
 
 from datamodules.base import load_documents
+from datamodules.checks import check_int
 from datamodules.tinyworld import DOMAINS
 from datamodules.transforms import DocumentTransform
 from datamodules.transforms.rc_templates import INTROS, POOLS, templates_fingerprint
 from zoo.errors import ZooError
 from zoo.hashing import fingerprint
-from zoo.paths import atomic_dir, cache_dir
+from zoo.paths import atomic_dir, atomic_file, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -502,8 +502,7 @@ class ReadingComprehension(DocumentTransform):
     def __init__(self, domain: str = "biomed", max_tokens: int = 1848, seed: int = 0,
                  keywords: list[str] | None = None, keyword_corpora: tuple[str, str] | None = None,
                  keyword_vocab_size: int = 8000, min_keyword_chars: int = 5, stats_column: str | None = "rc_stats"):
-        if max_tokens < 1:
-            raise ZooError(f"max_tokens={max_tokens} must be at least 1 word")
+        check_int("max_tokens", max_tokens, 1, "words of each document kept")
         self.domain, self.max_tokens, self.seed = domain, max_tokens, seed
         self.keywords = sorted(set(keywords)) if keywords is not None else None
         self.keyword_corpora = tuple(keyword_corpora) if keyword_corpora else None
@@ -657,6 +656,19 @@ def stats_table(summary: Mapping) -> str:
 # ---------------------------------------------------------------------------------------------
 # File conversion (zoo synth rc)
 # ---------------------------------------------------------------------------------------------
+# A JSON "\ud800" escape decodes to a lone surrogate: a str that no UTF-8 file (the output) can hold.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _check_characters(record: dict, where: str) -> None:
+    """Raise a one-line ZooError naming the field when a string field holds a lone surrogate."""
+    for field in ("id", "title", "text"):
+        value = record.get(field)
+        if isinstance(value, str) and (match := _SURROGATE_RE.search(value)):
+            raise ZooError(f'{where}: "{field}" holds the lone surrogate escape \\u{ord(match.group()):04x} (half '
+                           "of a UTF-16 pair), which is not text; fix the file's writer or drop the escape")
+
+
 def _decode(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8")
@@ -676,7 +688,8 @@ def read_documents(path: str | os.PathLike) -> Iterator[tuple[dict, int]]:
         ``({"id", "title", "text"}, input bytes)`` per document.
 
     Raises:
-        ZooError: for a missing path, another format, non-UTF-8 bytes, bad JSON or a missing ``text``.
+        ZooError: for a missing path, another format, non-UTF-8 bytes, bad JSON, a missing ``text`` or
+            a lone surrogate escape (``\\ud800``) in a ``.jsonl`` string.
     """
     path = Path(path)
     if path.is_dir():
@@ -702,6 +715,7 @@ def read_documents(path: str | os.PathLike) -> Iterator[tuple[dict, int]]:
                     raise ZooError(f"{where} is not valid JSON ({error.msg}); write one object per line") from None
                 if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                     raise ZooError(f'{where} has no "text" string; each line needs {{"text": ...}}')
+                _check_characters(record, where)
                 doc_id = record.get("id")
                 yield {"id": str(doc_id) if doc_id is not None else f"doc{index:08d}",
                        "title": str(record.get("title") or ""), "text": record["text"]}, len(raw)
@@ -722,7 +736,8 @@ def convert_file(in_path: str | os.PathLike, out_path: str | os.PathLike, domain
     """Convert a document file or folder into RC texts (``zoo synth rc``).
 
     The output ``.jsonl`` has one ``{"id", "title", "text", "rc_stats"}`` object per document and
-    is written to a temporary file first, then moved into place, so it is complete or absent. A
+    is written to a temporary file first, then moved into place, so it is complete or absent (the
+    temporary of a killed run is removed by the next run, see ``zoo.paths.atomic_file``). A
     progress bar appears when a conversion takes more than two seconds.
 
     Args:
@@ -739,27 +754,21 @@ def convert_file(in_path: str | os.PathLike, out_path: str | os.PathLike, domain
         :func:`aggregate_stats` of the output.
 
     Raises:
-        ZooError: for unreadable input (see :func:`read_documents`) or an input without documents.
+        ZooError: for unreadable input (see :func:`read_documents`), an input without documents, a
+            ``batch_size`` below 1, or an ``out_path`` that is a folder, lies under a file or in a
+            read-only folder.
     """
     in_path, out_path = Path(in_path), Path(out_path)
+    check_int("batch_size", batch_size, 1, "documents converted per batch")
     transform = ReadingComprehension(domain=domain, max_tokens=max_tokens, seed=seed, keyword_corpora=keyword_corpora)
     documents = read_documents(in_path)
     first = next(documents, None)  # read errors surface before any output is created
     if first is None:
         raise ZooError(f"{in_path}: no documents; the input is empty")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle, \
-                tqdm(total=_input_bytes(in_path), unit="B", unit_scale=True, desc="rc", delay=2) as progress:
-            # Stats are summed as the batches stream through, so memory stays flat on large inputs.
-            summary = aggregate_stats(_convert_batches(transform, chain([first], documents), batch_size, handle,
-                                                       progress))
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return summary
+    with atomic_file(out_path) as handle, \
+            tqdm(total=_input_bytes(in_path), unit="B", unit_scale=True, desc="rc", delay=2) as progress:
+        # Stats are summed as the batches stream through, so memory stays flat on large inputs.
+        return aggregate_stats(_convert_batches(transform, chain([first], documents), batch_size, handle, progress))
 
 
 def _convert_batches(transform: ReadingComprehension, documents: Iterator[tuple[dict, int]], batch_size: int,

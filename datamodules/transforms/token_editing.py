@@ -28,11 +28,13 @@ include special tokens, which decoding then drops, as upstream.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 from numbers import Real
 
 import torch
 
+from datamodules.checks import check_int
 from datamodules.transforms import DocumentTransform
 from zoo.errors import ZooError
 from zoo.resolve import load_pretrained, model_identity
@@ -42,6 +44,8 @@ TOEDIT_VERSION = 1
 VARIANTS = ("replace", "replace_delete", "delete")
 #: Default ``beta`` per variant (the spec: 1.5 for replacing only, 1 with deletion; unused by ``delete``).
 DEFAULT_BETA = {"replace": 1.5, "replace_delete": 1.0, "delete": 1.0}
+# Lone surrogates (U+D800..U+DFFF) can sit in a Python str but have no UTF-8 form, so no tokenizer reads them.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 # Logits are normalised in float32 chunks of at most this many elements, so a bf16 batch of a
 # 150k-token vocabulary never needs a full float32 copy next to it.
 _CHUNK_ELEMENTS = 1 << 24
@@ -283,11 +287,6 @@ def edit_tokens(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: t
                       deleted=deleted)
 
 
-def _check_positive(name: str, value, meaning: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ZooError(f"{name}={value!r} must be an integer >= 1 ({meaning})")
-
-
 class TokenEditor:
     """A frozen prior LM that edits texts (see the module docstring).
 
@@ -303,8 +302,8 @@ class TokenEditor:
 
     def __init__(self, prior: str | tuple, settings: EditSettings = EditSettings(), max_length: int = 2048,
                  batch_size: int = 16):
-        _check_positive("max_length", max_length, "tokens kept of each text")
-        _check_positive("batch_size", batch_size, "texts per forward pass of the prior")
+        check_int("max_length", max_length, 1, "tokens kept of each text")
+        check_int("batch_size", batch_size, 1, "texts per forward pass of the prior")
         if isinstance(prior, str):
             net, tokenizer = load_pretrained(prior)
             if torch.cuda.is_available():
@@ -338,7 +337,10 @@ class TokenEditor:
     def edit_texts(self, texts: list[str]) -> tuple[list[str], list[float]]:
         """Edit texts: tokenize (the tokenizer adds its bos, if any), edit, decode without special tokens.
 
-        Texts are batched by length (similar lengths pad less) and returned in input order.
+        A text is read as text only: special-token look-alikes in it (``<|eos|>``) are tokenized as
+        characters, so they neither end the document for the prior nor vanish in decoding, and a
+        lone surrogate reads as U+FFFD. Texts are batched by length (similar lengths pad less) and
+        returned in input order.
 
         Args:
             texts: The documents.
@@ -348,7 +350,9 @@ class TokenEditor:
         """
         if not texts:
             return [], []
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        readable = [_SURROGATES.sub("\ufffd", text) for text in texts]
+        encoded = self.tokenizer(readable, truncation=True, max_length=self.max_length,
+                                 split_special_tokens=True)["input_ids"]
         edited, rates = [""] * len(encoded), [0.0] * len(encoded)
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         for start in range(0, len(order), self.batch_size):
@@ -388,8 +392,8 @@ class TokenEditing(DocumentTransform):
 
     def __init__(self, prior: str = "base-lm-tiny", editing: EditSettings = EditSettings(), max_length: int = 2048,
                  batch_size: int = 16):
-        _check_positive("max_length", max_length, "tokens kept of each document")
-        _check_positive("batch_size", batch_size, "documents per forward pass of the prior")
+        check_int("max_length", max_length, 1, "tokens kept of each document")
+        check_int("batch_size", batch_size, 1, "documents per forward pass of the prior")
         self.prior, self.editing, self.max_length = prior, editing, max_length
         # Part of the fingerprint: a change of the editing rebuilds cached edited data.
         self.version = TOEDIT_VERSION

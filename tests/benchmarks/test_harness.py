@@ -9,10 +9,10 @@ import pytest
 import torch
 import yaml
 
-import benchmarks.evaluators as evaluators
 import benchmarks.harness as harness
 from benchmarks.evaluators import Score, evaluator, register
-from benchmarks.suites import SUITES_DIR, load_suite, suite_hash, suite_names
+from benchmarks.suites import load_suite, suite_hash, suite_names
+from tests.benchmarks.suite_kit import CLOZE, write_suite
 from zoo.errors import ZooError
 
 
@@ -29,16 +29,6 @@ def test_shipped_suites_load_and_their_pins_match_the_data(task_manager):
     assert {"tinyworld-general", "tinyworld-biomed"} <= set(suite_names())
 
 
-@pytest.fixture
-def suite_copy(tmp_path, monkeypatch):
-    """A private copy of the suites folder, to edit."""
-    folder = shutil.copytree(SUITES_DIR, tmp_path / "suites")
-    monkeypatch.setattr("benchmarks.suites.SUITES_DIR", folder)
-    load_suite.cache_clear()
-    yield folder
-    load_suite.cache_clear()
-
-
 @pytest.mark.parametrize("edit", [
     lambda d: d["tasks"][0].update(metrics=["bits_per_byte"]),
     lambda d: d["tasks"][1].update(num_fewshot=3),
@@ -52,8 +42,7 @@ def test_suite_hash_changes_with_any_part(edit, suite_copy):
     data = yaml.safe_load(path.read_text())
     edit(data)
     path.write_text(yaml.safe_dump(data))
-    load_suite.cache_clear()
-    assert load_suite("tinyworld-general").hash != before
+    assert load_suite("tinyworld-general").hash != before, "an edited file is read afresh"
 
 
 def test_suite_hash_covers_task_prompts(tmp_path, monkeypatch):
@@ -76,44 +65,8 @@ def test_changed_data_is_refused(tiny_folder, suite_copy):
     data = yaml.safe_load(path.read_text())
     data["tasks"][1]["data_sha256"] = "f" * 64
     path.write_text(yaml.safe_dump(data))
-    load_suite.cache_clear()
     with pytest.raises(ZooError, match="data of task zoo_tinyworld_general_cloze changed"):
         harness.evaluate(f"local-dir:{tiny_folder}", "tinyworld-general", limit=2)
-
-
-@pytest.fixture
-def registry(monkeypatch):
-    """A private copy of the evaluator registry."""
-    monkeypatch.setattr(evaluators, "EVALUATORS", dict(evaluators.EVALUATORS))
-
-
-def write_suite(folder, name: str, tasks: list[dict]) -> str:
-    """A suite YAML in the copied suites folder; returns its name."""
-    (folder / f"{name}.yaml").write_text(yaml.safe_dump({"name": name, "version": 1, "description": name,
-                                                         "tasks": tasks}))
-    load_suite.cache_clear()
-    return name
-
-
-CLOZE = {"task": "zoo_tinyworld_general_cloze", "metrics": ["acc", "acc_norm"],
-         "data_sha256": "04817ba3d21e8a271e9a39975727e76d98a6be80a084fb649960ba5e3bc814a1"}
-
-
-@pytest.fixture
-def calls(suite_copy, registry, tmp_path, monkeypatch):
-    """A suite ``counted`` whose one task counts the evaluations that reach a model (value: the count),
-    with a results cache of its own."""
-    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "zoo_home"))
-    seen = []
-
-    @register("count_calls")
-    @evaluator(version="1", kinds=("causal-lm",))
-    def count_calls(module, args, limit):
-        seen.append(module)
-        return [Score("calls", float(len(seen)))]
-
-    write_suite(suite_copy, "counted", [{"task": "counted", "metrics": ["calls"], "evaluator": "count_calls"}])
-    return seen
 
 
 def test_rows_are_complete_cached_and_invalidated_by_new_weights(tiny_folder, tmp_path, monkeypatch):
@@ -180,8 +133,8 @@ def test_cache_identity_covers_tokenizer_and_config(tiny_folder, tmp_path, calls
     assert rows_first[0]["weights_sha256"] == rows_second[0]["weights_sha256"]
     assert rows_first[0]["model_identity"] != rows_second[0]["model_identity"]
     suite = load_suite("counted")
-    assert harness.cache_path(rows_first[0]["model_identity"], suite, None) \
-        != harness.cache_path(rows_second[0]["model_identity"], suite, None)
+    assert harness.cache_path(rows_first[0]["model_identity"], suite, None, {}) \
+        != harness.cache_path(rows_second[0]["model_identity"], suite, None, {})
     # Each folder was scored itself (the second was not served the first's row)...
     assert len(calls) == 2 and [rows_first[0]["value"], rows_second[0]["value"]] == [1.0, 2.0]
     # ...and each is served its own row afterwards.

@@ -11,8 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from datamodules.transforms.rc_templates import INTROS, POOLS
 from datamodules.transforms.reading_comprehension import (
@@ -441,41 +439,3 @@ def test_convert_file_non_utf8_txt_and_missing_input(tmp_path):
         convert_file(folder, tmp_path / "out.jsonl")
     with pytest.raises(ZooError, match="not found"):
         convert_file(tmp_path / "missing.jsonl", tmp_path / "out.jsonl")
-
-
-# --------------------------------------------------------------------------- property
-# Including case-insensitive look-alikes ("ſ" long s, "İ" dotted capital I, Kelvin sign) that lower-case oddly.
-_CONNECTORS = ["Therefore, ", "However, ", "In other words, ", "Moreover, ", "i.e., ", "Yes, ", "for this reason, ",
-               "ſimilarly, ", "İn addition, ", "\u212aeep, ", "", "", ""]
-_INNER = ["", "", " due to ", " is defined as ", " is about ", "'s topic is ", " e.g. ", " 3.5 ", " U.S. "]
-_words = st.lists(st.one_of(st.text(max_size=12), st.sampled_from(KEYWORDS + ["x" * 30])), max_size=20).map(" ".join)
-_sentence = st.builds(lambda c, a, inner, b, end: f"{c}{a}{inner}{b}{end}", st.sampled_from(_CONNECTORS), _words,
-                      st.sampled_from(_INNER), _words, st.sampled_from([".", "!", "?", "", "...", ".\n", "\n", '."']))
-_documents = st.lists(_sentence, max_size=12).map(" ".join)
-
-
-def check_documents(doc_id: str, title: str, text: str, max_tokens: int) -> None:
-    rc = ReadingComprehension(keywords=KEYWORDS, max_tokens=max_tokens)
-    out = rc({"id": [doc_id], "title": [title], "text": [text]})
-    body = truncate_words(text, max_tokens)
-    assert text.startswith(body) and out["text"][0].startswith(body)
-    assert out["id"] == [doc_id] and out["title"] == [title] and set(out["rc_stats"][0]) == set(STATS_KEYS)
-    assert all(count <= 2 for count in out["rc_stats"][0].values())
-    assert out == rc({"id": [doc_id], "title": [title], "text": [text]})
-
-
-_property = given(doc_id=st.text(max_size=10), title=st.one_of(st.just(""), st.text(max_size=30)), text=_documents,
-                  max_tokens=st.sampled_from([5, 40, 1848]))
-
-
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@_property
-def test_property_never_crashes_and_keeps_the_body(doc_id, title, text, max_tokens):
-    check_documents(doc_id, title, text, max_tokens)
-
-
-@pytest.mark.slow
-@settings(max_examples=10000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@_property
-def test_property_never_crashes_and_keeps_the_body_10k(doc_id, title, text, max_tokens):
-    check_documents(doc_id, title, text, max_tokens)

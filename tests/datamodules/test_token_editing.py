@@ -239,30 +239,9 @@ def test_unknown_variant_lists_the_choices():
         EditSettings(variant="Replace")
 
 
-# --------------------------------------------------------------------------- the editor on a real tiny LM
-CORPUS = ["The river flows past the old mill and the quiet town.",
-          "Farmers sell apples, pears and honey at the market on Sunday.",
-          "A small boat crossed the lake before the storm arrived."]
+# --------------------------------------------------------------------------- the editor on a real tiny LM (conftest's prior)
 TEXTS = ["The old mill.", "Farmers sell honey at the market and apples on Sunday before the storm.", "",
          "A boat crossed the river.", "The town is quiet.", "Pears, apples and honey."]
-WINDOW = 64
-
-
-@pytest.fixture(scope="module")
-def prior():
-    """A random one-layer Llama (hidden 16) over a 300-token BPE; embeddings scaled so its
-    predictions are peaked (clear top-K order) like a trained model's."""
-    from datamodules.tokenizer import train_bpe, wrap_fast_tokenizer
-    from zoo.nets.llama import build_causal_lm, causal_lm_config
-
-    tokenizer = wrap_fast_tokenizer(train_bpe(CORPUS * 20, vocab_size=300))
-    torch.manual_seed(0)
-    net = build_causal_lm(causal_lm_config("llama-test", vocab_size=len(tokenizer), hidden_size=16,
-                                           intermediate_size=32, num_hidden_layers=1,
-                                           max_position_embeddings=WINDOW))
-    with torch.no_grad():
-        net.model.embed_tokens.weight.mul_(10)
-    return net, tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -310,10 +289,11 @@ def test_editor_rates_match_its_edit_result(prior):
 def test_editor_truncates_to_the_prior_window(prior):
     net, tokenizer = prior
     editor = TokenEditor(prior, EditSettings(threshold=0.999999), max_length=2048)
-    assert editor.max_length == WINDOW
-    long_text = " ".join(CORPUS * 4)
-    truncated = tokenizer.decode(tokenizer(long_text).input_ids[:WINDOW], skip_special_tokens=True)
-    assert len(tokenizer(long_text).input_ids) > WINDOW
+    window = net.config.max_position_embeddings
+    assert editor.max_length == window
+    long_text = " ".join(TEXTS * 4)
+    truncated = tokenizer.decode(tokenizer(long_text).input_ids[:window], skip_special_tokens=True)
+    assert len(tokenizer(long_text).input_ids) > window
     assert editor.edit_texts([long_text])[0] == [truncated]
     assert TokenEditor(prior, max_length=10).max_length == 10
 

@@ -53,7 +53,8 @@ def test_build_prints_no_warning_and_list_shows_the_smoke_build(tmp_path):
     # (The ZOO_HOME path names the test, which says "warning".)
     console = (result.stdout + result.stderr).replace(str(tmp_path), "$ZOO_HOME").splitlines()
     assert [line for line in console if re.search("warn|Tip:", line, re.IGNORECASE)] == []
-    assert [line for line in console if line.startswith("checkpoint: ")] == ["checkpoint: $ZOO_HOME/checkpoints-smoke/base-lm-tiny"]
+    checkpoint_lines = [line for line in console if line.startswith("checkpoint: ")]
+    assert checkpoint_lines == ["checkpoint: $ZOO_HOME/checkpoints-smoke/base-lm-tiny"]
     listing = subprocess.run([*zoo_command, "list", "base-lm-tiny"], capture_output=True, text=True, env=env,
                              cwd=PROJECT_ROOT, timeout=120)
     assert listing.stdout.splitlines()[1].split()[:4] == ["base-lm-tiny", "causal-lm", "causal_lm", "smoke"]

@@ -67,7 +67,8 @@ def test_recipe_instantiates_its_classes(recipe, tiny_folder, tiny_synthesizer):
     config = cli.config
     assert type(cli.model).__name__ == config.model.class_path.rsplit(".", 1)[-1]
     as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731 (yaml has no tuples)
-    for key, value in config.model.init_args.items():
+    # Settings dataclasses (ToEdit's `editing`) are plain dicts in hparams, as in the config.
+    for key, value in config.model.init_args.as_dict().items():
         assert as_list(cli.model.hparams[key]) == as_list(value)
     assert type(cli.datamodule).__name__ == config.data.class_path.rsplit(".", 1)[-1]
 
@@ -187,7 +188,8 @@ def test_help_comes_from_the_verbs_docstrings(path, run_zoo, capsys):
     shown = verb_help(run_zoo, capsys, *path)
     doc = docstring_parser.parse(function.__doc__)
     assert words(doc.short_description) in words(shown)
-    assert {p.arg_name for p in doc.params} == set(inspect.signature(function).parameters), "every parameter has its Args: line"
+    assert {p.arg_name for p in doc.params} == set(inspect.signature(function).parameters), \
+        "every parameter has its Args: line"
     for parameter in doc.params:
         # A settings dataclass's text is the title of its group of options, without the full stop.
         assert words(parameter.description).rstrip(".") in words(shown), parameter.arg_name
