@@ -43,13 +43,25 @@ def build(name: str, preset: str = "full", force: bool = False) -> tuple[Path, d
         build(dependency, preset=preset)
     run_dir = zoo_home() / "runs" / preset / name
     # The recipe names its base (and any prior or generator) by registry name: a smoke build uses their smoke builds.
-    with using_preset(preset), lightning_info_hidden(), without_library_progress_bars():
-        cli = lightning_cli([*args, "--trainer.default_root_dir", str(run_dir)], run=False,
-                            trainer_defaults=BUILD_TRAINER)
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-        results = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
-        metrics = {key: float(value) for result in results for key, value in result.items()}
+    with using_preset(preset):
+        cli, metrics = fit_and_test([*args, "--trainer.default_root_dir", str(run_dir)])
         export_module(cli.model, out, name=name, metrics=metrics,
                       extra_card={"preset": preset, "steps": int(cli.trainer.global_step)})
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
     return out, read_card(out)
+
+
+def fit_and_test(args: list[str]):
+    """``zoo fit`` then ``zoo test`` of LightningCLI arguments in one process, quietly.
+
+    Args:
+        args: LightningCLI arguments (``-c recipe.yaml --trainer.max_steps 600 ...``).
+
+    Returns:
+        The CLI (its fitted model and trainer) and the test metrics.
+    """
+    with lightning_info_hidden(), without_library_progress_bars():
+        cli = lightning_cli(args, run=False, trainer_defaults=BUILD_TRAINER)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        results = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
+    return cli, {key: float(value) for result in results for key, value in result.items()}

@@ -35,6 +35,7 @@ VERBS: dict[str, Any] = {
     "eval": verbs.evaluate,
     "leaderboard": board.leaderboard,
     "suites": verbs.suites,
+    "study": verbs.study,
     "synth": (synth, {"rc": synth.rc, "toedit": synth.toedit, "sample": synth.sample, "instruct": synth.instruct}),
 }
 #: A verb parameter of this name takes the command line after ``--``: arguments for the Lightning Trainer.

@@ -62,6 +62,30 @@ def build(name: str, /, *, preset: Preset = "full", force: bool = False) -> int:
     return 0
 
 
+def study(*, recipes: list[Path], out: Path, seeds: list[int] = [0, 1, 2], base_from: Path | None = None,
+          metrics: list[str] = ["test/cloze_acc", "test/question_acc", "test/ppl"],
+          trainer_args: list[str] = []) -> int:
+    """Fit and test recipes over seeds; write the mean and spread per recipe (study.md, study.json) to OUT.
+
+    Args:
+        recipes: The recipes compared (configs/...yaml).
+        out: Folder of the study's files (e.g. benchmarks/results/studies/NAME).
+        seeds: The seeds; each sets the data order and initialisation of every recipe's run.
+        base_from: Also test the starting weights: this recipe with no training step, labelled base.
+        metrics: Test metrics in the table.
+        trainer_args: LightningCLI overrides of every run after --, e.g. -- --trainer.max_steps=600.
+    """
+    from benchmarks.studies.seeds import study as run_study
+    from zoo.builder import fit_and_test
+
+    missing = [str(recipe) for recipe in [*recipes, *([base_from] if base_from else [])] if not Path(recipe).is_file()]
+    if missing:
+        raise ZooError(f"recipe not found: {', '.join(missing)}; recipes live under configs/")
+    print(run_study(recipes, seeds, out, fit=lambda args: fit_and_test(args)[1], metrics=metrics,
+                    overrides=trainer_args, base_from=base_from))
+    return 0
+
+
 def export(ckpt: Path, out: Path, /, *, name: str | None = None, force: bool = False) -> int:
     """Export a Lightning .ckpt written by `zoo fit` as a zoo checkpoint folder.
 
