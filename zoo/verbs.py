@@ -73,7 +73,7 @@ def study(*, recipes: list[Path], out: Path, seeds: list[int] = [0, 1, 2], base_
         seeds: The seeds; each sets the data order and initialisation of every recipe's run.
         base_from: Also test the starting weights: this recipe with no training step, labelled base.
         metrics: Test metrics in the table.
-        trainer_args: LightningCLI overrides of every run after --, e.g. -- --trainer.max_steps=600.
+        trainer_args: LightningCLI overrides of every run, after a lone -- (a trainer max steps of 600, say).
     """
     from benchmarks.studies.seeds import study as run_study
     from zoo.builder import fit_and_test

@@ -313,7 +313,7 @@ def bad_files(tmp_path):
     ("unbuilt model export", ["export", "/nonexistent/last.ckpt", "/tmp/out"], "checkpoint not found"),
     ("unknown domain", ["world", "--domain", "astrology", "--out", "/tmp/x"], "astrology"),
     ("no entities", ["world", "--out", "/tmp/x", "--n-entities", "0"], "--n-entities=0: expected positive int"),
-    ("world under a file", ["world", "--out", "{empty}/world"], "empty.jsonl/world: not a directory;"),
+    ("world under a file", ["world", "--out", "{empty}/world"], "a file is in the way of its folder"),
     ("negative limit", ["eval", "base-lm-tiny", "--suite", "tinyworld-general", "--limit", "-1"],
      "--limit=-1: expected positive int (or null); see `zoo eval --help`"),
     ("zero batch size", ["eval", "base-lm-tiny", "--suite", "tinyworld-general", "--batch-size", "0"],
