@@ -213,13 +213,17 @@ class SynthesisDataModule(ZooDataModule):
         settings = _plain({"module": {key: value for key, value in module.items() if not key.startswith("_")},
                            "data": self.data_settings()})
         path = self.out_dir / SETTINGS_FILE
-        has_shards = any(self.out_dir.glob("shard-*.jsonl"))
-        recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        try:
+            recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            recorded = None  # a damaged record tells as little as a missing one
         if recorded == settings:
             return settings
+        has_shards = any(self.out_dir.glob("shard-*.jsonl"))
         fix = f"pass a fresh --out folder, or delete {self.out_dir} to start over"
         if has_shards and recorded is None:
-            raise ZooError(f"{self.out_dir} holds shards but no {SETTINGS_FILE}, so their settings are unknown; {fix}")
+            raise ZooError(f"{self.out_dir} holds shards but no readable {SETTINGS_FILE}, so their settings are "
+                           f"unknown; {fix}")
         if has_shards:
             old, new = _flat(recorded), _flat(settings)
             changed = [f"{key} {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(old.keys() | new.keys())

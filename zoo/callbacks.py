@@ -6,12 +6,28 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from lightning.pytorch.callbacks import BasePredictionWriter
+from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint
 from lightning.pytorch.callbacks.prediction_writer import WriteInterval
 
 from datamodules.synthesis import write_shard
 from zoo.errors import ZooError
 from zoo.paths import atomic_write_text
+
+
+class FinalStepCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` whose ``last.ckpt`` always ends at the final step.
+
+    Lightning saves ``last`` at the end of training only if no every-N-steps save came before, so a
+    300-step fit saved every 100 steps ends right, but a 250-step fit leaves ``last.ckpt`` at step
+    200, and ``zoo export last.ckpt`` would ship stale weights. The arguments are ``ModelCheckpoint``'s.
+    """
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        # _last_global_step_saved is ModelCheckpoint's record of its newest save (lightning<2.7 is pinned).
+        if self.save_last and self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        else:
+            super().on_train_end(trainer, pl_module)
 
 
 class JsonlPredictionWriter(BasePredictionWriter):

@@ -12,6 +12,7 @@ code 2, for the error classes that mean bad input (``main`` catches them by clas
 from __future__ import annotations
 
 import inspect
+import pickle
 import re
 import sys
 from argparse import ArgumentError
@@ -313,6 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return _fail(f"{error.filename}: {(error.strerror or str(error)).lower()}; "
                      f"{PATH_FIXES.get(type(error), 'check the path')}")
+    except pickle.UnpicklingError as error:
+        # torch.load(weights_only=True) met something other than tensors and plain containers.
+        return _fail(f"checkpoint refused: it holds objects a safe load does not unpickle "
+                     f"({str(error).splitlines()[0][:120]}); load only checkpoints that `zoo fit` wrote")
     except _lightning_config_errors() as error:
         return _fail(f"{str(error).rstrip('.')}; check the Trainer settings (`zoo {command} --help`)")
 

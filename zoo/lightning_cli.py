@@ -8,18 +8,57 @@ so importing this module is cheap.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
 from zoo.errors import ZooError
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
+#: Set to 1 to let ``--weights_only false`` unpickle a checkpoint you made yourself (it can run any code).
+TRUST_PICKLE = "ZOO_TRUST_PICKLE"
+#: ``--ckpt_path`` values that Lightning resolves itself (not file paths).
+CKPT_KEYWORDS = ("last", "best", "hpc", "registry")
+
+
+def check_checkpoint_arguments(config, subcommand: str) -> None:
+    """Refuse what would unpickle a checkpoint the user did not make, and runs that would do nothing.
+
+    Lightning unpickles remote checkpoints with ``weights_only=False`` (any code in them runs), so
+    remote paths are refused and every load is ``weights_only=True`` unless the user sets both
+    ``--weights_only false`` and ``ZOO_TRUST_PICKLE=1``.
+
+    Args:
+        config: The subcommand's parsed config (``ckpt_path``, ``weights_only``, ``trainer``, ``checkpoint``).
+        subcommand: ``fit``, ``validate``, ``test`` or ``predict``.
+    """
+    ckpt_path = config.get("ckpt_path")
+    if ckpt_path is not None and "://" in str(ckpt_path):
+        raise ZooError(f"--ckpt_path {ckpt_path}: remote checkpoints are refused (Lightning would unpickle it, and a "
+                       "pickle can run any code); download it, check where it comes from, and pass the local file")
+    if config.get("weights_only") is False and os.environ.get(TRUST_PICKLE) != "1":
+        raise ZooError(f"--weights_only false unpickles the checkpoint, which can run any code; only for a checkpoint "
+                       f"you made yourself: set {TRUST_PICKLE}=1 as well")
+    if config.get("weights_only") is None:
+        config.weights_only = True
+    if ckpt_path == "last" and subcommand == "fit":
+        last = Path(config.checkpoint.dirpath) / "last.ckpt"
+        if not last.is_file():
+            raise ZooError(f"--ckpt_path last: no earlier run to resume ({last} does not exist); drop --ckpt_path to "
+                           "start a new run, or set --trainer.default_root_dir to the run to resume")
+    elif ckpt_path is not None and ckpt_path not in CKPT_KEYWORDS and not Path(ckpt_path).is_file():
+        raise ZooError(f"--ckpt_path {ckpt_path}: no such checkpoint file; pass a .ckpt that `zoo fit` wrote "
+                       "(e.g. .../checkpoints/last.ckpt) or `last`")
+    if subcommand == "fit" and config.trainer.max_steps == 0:
+        raise ZooError("--trainer.max_steps 0: the fit would train nothing and save nothing; give a positive number "
+                       "of steps, or use `zoo test` to evaluate the starting weights")
 
 
 def _cli_classes():
     """The CLI's Lightning classes (defined on demand: ``import lightning`` takes seconds)."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+
+    from zoo.callbacks import FinalStepCheckpoint, JsonlPredictionWriter
 
     from zoo.paths import zoo_home
 
@@ -34,9 +73,7 @@ def _cli_classes():
         """LightningCLI with a ``last.ckpt`` checkpoint and runs under ``ZOO_HOME/runs``."""
 
         def add_arguments_to_parser(self, parser) -> None:
-            from zoo.callbacks import JsonlPredictionWriter
-
-            parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+            parser.add_lightning_class_args(FinalStepCheckpoint, "checkpoint")
             parser.add_lightning_class_args(JsonlPredictionWriter, "prediction_writer")
             # Keep only last.ckpt (resume with --ckpt_path last); best-k selection is not a zoo concept.
             parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0,
@@ -51,6 +88,8 @@ def _cli_classes():
             if config.checkpoint.dirpath is None:
                 # A fixed folder (not per logger version) is what lets `--ckpt_path last` find the run.
                 config.checkpoint.dirpath = str(Path(config.trainer.default_root_dir) / "checkpoints")
+            if self.subcommand:
+                check_checkpoint_arguments(config, self.subcommand)
 
     return ZooCLI, ZooSaveConfig
 

@@ -8,6 +8,11 @@ so changing a transform's settings never serves stale tokens.
 from __future__ import annotations
 
 import json
+import re
+
+#: Lone surrogates (U+D800..U+DFFF): a Python str can hold them (a JSON ``"\\ud800"`` escape
+#: decodes to one) but they have no UTF-8 form, so neither a tokenizer nor a UTF-8 file takes them.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class DocumentTransform:

@@ -61,7 +61,7 @@ from tqdm import tqdm
 from datamodules.base import load_documents
 from datamodules.checks import check_int
 from datamodules.tinyworld import DOMAINS
-from datamodules.transforms import DocumentTransform
+from datamodules.transforms import LONE_SURROGATE, DocumentTransform
 from datamodules.transforms.rc_templates import INTROS, POOLS, templates_fingerprint
 from zoo.errors import ZooError
 from zoo.hashing import fingerprint
@@ -656,15 +656,12 @@ def stats_table(summary: Mapping) -> str:
 # ---------------------------------------------------------------------------------------------
 # File conversion (zoo synth rc)
 # ---------------------------------------------------------------------------------------------
-# A JSON "\ud800" escape decodes to a lone surrogate: a str that no UTF-8 file (the output) can hold.
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
-
-
 def _check_characters(record: dict, where: str) -> None:
-    """Raise a one-line ZooError naming the field when a string field holds a lone surrogate."""
+    """Raise a one-line ZooError naming the field when a string field holds a lone surrogate (a
+    ``"\\ud800"`` JSON escape), which the UTF-8 output could not hold."""
     for field in ("id", "title", "text"):
         value = record.get(field)
-        if isinstance(value, str) and (match := _SURROGATE_RE.search(value)):
+        if isinstance(value, str) and (match := LONE_SURROGATE.search(value)):
             raise ZooError(f'{where}: "{field}" holds the lone surrogate escape \\u{ord(match.group()):04x} (half '
                            "of a UTF-16 pair), which is not text; fix the file's writer or drop the escape")
 

@@ -28,24 +28,22 @@ include special tokens, which decoding then drops, as upstream.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 from numbers import Real
 
 import torch
 
 from datamodules.checks import check_int
-from datamodules.transforms import DocumentTransform
+from datamodules.transforms import LONE_SURROGATE, DocumentTransform
 from zoo.errors import ZooError
 from zoo.resolve import load_pretrained, model_identity
 
-#: Bump when the editing changes, so cached edited data is rebuilt.
-TOEDIT_VERSION = 1
+#: Bump when the editing changes, so cached edited data is rebuilt (2: special-token look-alikes
+#: and lone surrogates in a document are read as text).
+TOEDIT_VERSION = 2
 VARIANTS = ("replace", "replace_delete", "delete")
 #: Default ``beta`` per variant (the spec: 1.5 for replacing only, 1 with deletion; unused by ``delete``).
 DEFAULT_BETA = {"replace": 1.5, "replace_delete": 1.0, "delete": 1.0}
-# Lone surrogates (U+D800..U+DFFF) can sit in a Python str but have no UTF-8 form, so no tokenizer reads them.
-_SURROGATES = re.compile("[\ud800-\udfff]")
 # Logits are normalised in float32 chunks of at most this many elements, so a bf16 batch of a
 # 150k-token vocabulary never needs a full float32 copy next to it.
 _CHUNK_ELEMENTS = 1 << 24
@@ -350,7 +348,7 @@ class TokenEditor:
         """
         if not texts:
             return [], []
-        readable = [_SURROGATES.sub("\ufffd", text) for text in texts]
+        readable = [LONE_SURROGATE.sub("\ufffd", text) for text in texts]
         encoded = self.tokenizer(readable, truncation=True, max_length=self.max_length,
                                  split_special_tokens=True)["input_ids"]
         edited, rates = [""] * len(encoded), [0.0] * len(encoded)

@@ -32,7 +32,9 @@ WRITERS = {"synth rc": (convert_rc, "out.jsonl"), "world": (write_world, "world"
 def killed_writer(target: Path) -> None:
     """A process killed while writing ``target`` through ``zoo.paths.atomic_file``: its temporary stays behind."""
     script = ("import os, signal, sys\nfrom zoo.paths import atomic_file\n"
-              "with atomic_file(sys.argv[1]) as handle:\n    handle.write('half')\n    os.kill(os.getpid(), signal.SIGKILL)")
+              "with atomic_file(sys.argv[1]) as handle:\n"
+              "    handle.write('half')\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)")
     assert subprocess.run([sys.executable, "-c", script, str(target)]).returncode == -9
 
 

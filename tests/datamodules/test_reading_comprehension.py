@@ -420,6 +420,7 @@ def test_convert_file_jsonl_and_txt_folder(tmp_path):
     (b'{"text": "caf\xe9"}\n', "line 1 is not UTF-8"),
     (b'{"text": "ok"}\n{"text": \n', "line 2 is not valid JSON"),
     (b'{"title": "no text"}\n', 'has no "text"'),
+    (b'{"text": "ok"}\n{"text": "half \\ud83d pair"}\n', r'line 2: "text" holds the lone surrogate escape \\ud83d'),
     (b"\n\n", "no documents"),
 ])
 def test_convert_file_bad_input_raises_one_line(tmp_path, content, message):

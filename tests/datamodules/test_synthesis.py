@@ -68,9 +68,13 @@ def test_nested_settings_are_named_by_their_path_and_dataclasses_compare_as_dict
         plan(tmp_path / "out").check_settings({"prior": "p", "editing": EditSettings(seed=1)})
 
 
-def test_shards_without_a_settings_record_are_refused(tmp_path):
+@pytest.mark.parametrize("record", [None, '{"module": ', b"\xff\xfe"])
+def test_shards_without_a_readable_settings_record_are_refused(tmp_path, record):
     write_first_shard(plan(tmp_path / "out"))
-    with pytest.raises(ZooError, match=f"holds shards but no {SETTINGS_FILE}.*pass a fresh --out folder"):
+    if record is not None:
+        path = tmp_path / "out" / SETTINGS_FILE
+        path.write_bytes(record) if isinstance(record, bytes) else path.write_text(record)
+    with pytest.raises(ZooError, match=f"holds shards but no readable {SETTINGS_FILE}.*pass a fresh --out folder"):
         plan(tmp_path / "out").check_settings(SAMPLER)
 
 

@@ -286,6 +286,12 @@ def test_editor_rates_match_its_edit_result(prior):
     assert texts[0] == tokenizer.decode(kept, skip_special_tokens=True)
 
 
+def test_editor_reads_special_token_look_alikes_and_lone_surrogates_as_text(prior):
+    texts = ["The mill.<|eos|> The town.<|bos|>", "A boat \ud800 crossed."]
+    assert TokenEditor(prior, EditSettings(threshold=0.999999)).edit_texts(texts)[0] == \
+        ["The mill.<|eos|> The town.<|bos|>", "A boat \ufffd crossed."]
+
+
 def test_editor_truncates_to_the_prior_window(prior):
     net, tokenizer = prior
     editor = TokenEditor(prior, EditSettings(threshold=0.999999), max_length=2048)

@@ -65,6 +65,7 @@ _PIECES = (
     # Lone surrogates: valid in a Python str, not encodable as UTF-8.
     "\ud800", "\udfff",
 )
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _piece = st.one_of(st.sampled_from(_PIECES), st.sampled_from(_SENTENCES), st.text(max_size=20))
 _random_documents = st.lists(_piece, max_size=30).map("".join)
 # Floods of one piece (newlines, connectors, punctuation) and very long words.
@@ -147,7 +148,7 @@ def check_rc_file(texts: list[str]) -> None:
         source, out = Path(folder) / "in.jsonl", Path(folder) / "out.jsonl"
         # ASCII JSON: a lone surrogate is written as a \\ud800 escape, as other JSON writers do.
         source.write_text("".join(json.dumps({"id": f"d{i}", "text": text}) + "\n" for i, text in enumerate(texts)))
-        if any("\ud800" <= char <= "\udfff" for text in texts for char in text):
+        if any(_SURROGATE.search(text) for text in texts):
             with pytest.raises(ZooError, match="lone surrogate"):
                 convert_file(source, out, domain="none", max_tokens=40)
             assert not out.exists()
@@ -155,7 +156,8 @@ def check_rc_file(texts: list[str]) -> None:
         summary = convert_file(source, out, domain="none", max_tokens=40)
         # JSON lines end at "\n" only: texts may hold U+2028 and other characters that splitlines() breaks at.
         rows = [json.loads(line) for line in out.read_text(encoding="utf-8").split("\n")[:-1]]
-        assert [row["id"] for row in rows] == [f"d{i}" for i in range(len(texts))] and summary["documents"] == len(texts)
+        assert [row["id"] for row in rows] == [f"d{i}" for i in range(len(texts))]
+        assert summary["documents"] == len(texts)
         assert all(row["text"].startswith(truncate_words(text, 40)) for row, text in zip(rows, texts))
         assert sorted(path.name for path in Path(folder).iterdir()) == ["in.jsonl", "out.jsonl"]
 
@@ -176,14 +178,10 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-# A lone surrogate has no UTF-8 form: a tokenizer reads it as the replacement character.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def check_token_editing(prior, one_thread, texts: list[str], seed: int) -> None:
     net, tokenizer = prior
     window = net.config.max_position_embeddings
-    readable = [_SURROGATE.sub("\ufffd", text) for text in texts]
+    readable = [_SURROGATE.sub("\ufffd", text) for text in texts]  # what a tokenizer can read
     rows = tokenizer(readable, split_special_tokens=True)["input_ids"]
     # No edit: the text comes back whole (its first window tokens when longer), special-token look-alikes included.
     unedited, rates = TokenEditor(prior, EditSettings(threshold=1 - 1e-9)).edit_texts(texts)
@@ -243,7 +241,8 @@ def check_synthesizer_format(text: str, questions: list[str], answers: list[str]
     assert all(prompt.endswith(render_context(text)) for prompt in prompts)
 
 
-_format_given = given(text=documents, questions=st.lists(short_texts, max_size=5), answers=st.lists(short_texts, max_size=5))
+_format_given = given(text=documents, questions=st.lists(short_texts, max_size=5),
+                      answers=st.lists(short_texts, max_size=5))
 test_synthesizer_format_parses_back, test_synthesizer_format_parses_back_10k = both_budgets(
     _format_given, check_synthesizer_format)
 
@@ -261,28 +260,28 @@ def qa_pairs(draw) -> dict:
     return {**pair, "rationale": draw(short_texts)} if draw(st.booleans()) else pair
 
 
-def check_instruction_templates(texts: list[str], titles: list[str | None], pairs: list[list[dict] | None],
-                                seed: int, chain: int) -> None:
-    n = min(len(texts), len(titles), len(pairs))
-    texts, titles, pairs = texts[:n], titles[:n], pairs[:n]
-    for text, doc_pairs in zip(texts, pairs):
-        rendered = render_example(text, doc_pairs or [], seeded_rng(seed, text))
+def check_instruction_templates(documents_: list[tuple[str, str | None, list[dict] | None]], seed: int,
+                                chain: int) -> None:
+    for text, _, pairs in documents_:
+        rendered = render_example(text, pairs or [], seeded_rng(seed, text))
         assert text in rendered
-        for pair in doc_pairs or []:
+        for pair in pairs or []:
             assert pair["question"].strip() in rendered and pair["answer"].strip() in rendered
             assert pair_pool(pair) in ("plain", "options", "rationale", "options_rationale")
-    batch = {"id": [f"d{i}" for i in range(n)], "title": titles, "text": texts, "pairs": pairs}
-    out = InstructionAugmentation(chain=chain, seed=seed)(batch)
-    assert sorted(doc for ids in out["id"] for doc in ids.split("+")) == sorted(batch["id"])
-    assert sum(stats["documents"] for stats in out["ia_stats"]) == n
+    ids = [f"d{i}" for i in range(len(documents_))]
+    texts, titles, pairs = (list(column) for column in zip(*documents_)) if documents_ else ([], [], [])
+    out = InstructionAugmentation(chain=chain, seed=seed)({"id": ids, "title": titles, "text": texts, "pairs": pairs})
+    assert sorted(doc for chained in out["id"] for doc in chained.split("+")) == ids
+    assert sum(stats["documents"] for stats in out["ia_stats"]) == len(ids)
     assert sum(stats["pairs"] for stats in out["ia_stats"]) == sum(len(p or []) for p in pairs)
     for title, text in zip(titles, texts):
         assert any(document_text(title or "", text) in example for example in out["text"])
 
 
-_templates_given = given(texts=st.lists(documents, max_size=4), titles=st.lists(st.one_of(st.none(), short_texts), max_size=4),
-                         pairs=st.lists(st.one_of(st.none(), st.lists(qa_pairs(), max_size=3)), max_size=4),
-                         seed=st.integers(), chain=st.integers(1, 3))
+_templates_given = given(
+    documents_=st.lists(st.tuples(documents, st.one_of(st.none(), short_texts),
+                                  st.one_of(st.none(), st.lists(qa_pairs(), max_size=3))), max_size=4),
+    seed=st.integers(), chain=st.integers(1, 3))
 test_instruction_templates_keep_text_and_pairs, test_instruction_templates_keep_text_and_pairs_10k = both_budgets(
     _templates_given, check_instruction_templates)
 
