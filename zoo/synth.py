@@ -63,6 +63,7 @@ def run_synthesis(model: dict[str, Any], data: dict[str, Any], shards: Shards,
         cli = lightning_cli(["--model", json.dumps(model), "--data", json.dumps(data), *trainer_args], run=False,
                             trainer_defaults={"logger": False, "default_root_dir": str(out / ".run")})
         plan = cli.datamodule
+        settings = plan.check_settings(cli.model.hparams)
         done = plan.n_shards - len(plan.pending_shards())
         if done:
             print(f"{done} of {plan.n_shards} shards already in {out}: skipped")
@@ -74,11 +75,7 @@ def run_synthesis(model: dict[str, Any], data: dict[str, Any], shards: Shards,
         raise ZooError(f"shards {missing[:5]} were not written; run the same command again to finish them")
     rows = read_shards(out)
     rates = [row["edit_rate"] for row in rows if "edit_rate" in row]
-    # jsonargparse adds private keys (_class_path, _instantiator) that are not the module's settings.
-    module = {key: value for key, value in cli.model.hparams.items() if not key.startswith("_")}
-    manifest = {"documents": len(rows), "shards": plan.n_shards, "module": module,
-                "data": {"source": plan.source, "n_documents": plan.n_documents, "split": plan.split,
-                         "shard_size": plan.shard_size},
+    manifest = {"documents": len(rows), "shards": plan.n_shards, **settings,
                 **({"mean_edit_rate": sum(rates) / len(rates)} if rates else {})}
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     summary = f", mean edit rate {manifest['mean_edit_rate']:.4f}" if rates else ""

@@ -189,3 +189,58 @@ def test_card_naming_a_class_outside_zoo_modules_is_refused(exported, tmp_path):
         (copy / "zoo_card.json").write_text(json.dumps(card), encoding="utf-8")
         with pytest.raises(ZooError, match="refusing to import|not a zoo module|does not have"):
             zoo.load(f"local-dir:{copy}")
+
+
+# ---------------------------------------------------------------------- each kind's objective, by hand
+def test_bi_encoder_loss_is_cross_entropy_against_each_querys_own_positive():
+    torch.manual_seed(0)
+    module = bi_encoder().eval()
+    queries = text_batch(module.tokenizer, ("blood", "protein"))
+    prompts = text_batch(module.tokenizer, ("the heart pumps blood", "noise", "proteins fold", "more noise"))
+    batch = {"query_input_ids": queries["input_ids"], "query_attention_mask": queries["attention_mask"],
+             "prompt_input_ids": prompts["input_ids"], "prompt_attention_mask": prompts["attention_mask"]}
+    with torch.no_grad():
+        q = module.encode("query", queries["input_ids"], queries["attention_mask"])
+        p = module.encode("prompt", prompts["input_ids"], prompts["attention_mask"])
+        scores = q @ p.T  # 2 queries x 4 prompts: query i's positive is prompt 2i
+        by_hand = -(scores[0, 0] - scores[0].logsumexp(0) + scores[1, 2] - scores[1].logsumexp(0)) / 2
+        assert torch.allclose(module.training_loss(batch), by_hand, atol=1e-6)
+
+
+def test_masking_corrupts_only_real_tokens_and_targets_exactly_those():
+    from zoo.modules.encoder import IGNORE_INDEX, mask_tokens
+
+    module = encoder()
+    ids = torch.arange(1000, 1400).view(4, 100)
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    special[:, :5] = True
+    torch.manual_seed(0)
+    corrupted, targets = mask_tokens(ids, special, module.tokenizer, probability=1.0)
+    assert torch.equal(targets[:, 5:], ids[:, 5:]) and (targets[:, :5] == IGNORE_INDEX).all()
+    assert torch.equal(corrupted[:, :5], ids[:, :5])
+    masked = (corrupted[:, 5:] == module.tokenizer.mask_token_id).float().mean().item()
+    assert 0.7 < masked < 0.9, "about 80 % of chosen tokens become [MASK]"
+
+
+def test_vision_lm_loss_counts_only_the_response_positions():
+    torch.manual_seed(0)
+    module = vision_lm().eval()
+    batch = text_batch(module.tokenizer, ("what colour is it? red",))
+    labels = torch.full_like(batch["input_ids"], -100)
+    labels[0, -1] = batch["input_ids"][0, -1]  # only the last token is the response
+    pixels = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        logits = module(pixels, batch["input_ids"], batch["attention_mask"])
+        by_hand = -torch.log_softmax(logits[0, -2], -1)[labels[0, -1]]
+        loss = module.training_loss({"pixel_values": pixels, **batch, "labels": labels})
+    assert torch.allclose(loss, by_hand, atol=1e-5)
+
+
+def test_vision_lm_freezes_the_parts_it_is_told_to():
+    module = VisionLM(vision="test_vit", vision_args={"img_size": 32}, lm_net="llama-test", tokenizer="tinyworld",
+                      freeze=("vision", "lm"))
+    assert not any(p.requires_grad for p in module.vision.parameters())
+    assert not any(p.requires_grad for p in module.lm.parameters())
+    assert all(p.requires_grad for p in module.projector.parameters())
+    with pytest.raises(ZooError, match="cannot freeze decoder"):
+        VisionLM(freeze=("decoder",))

@@ -84,6 +84,12 @@ def test_synth_sample_writes_shards_resumes_and_matches_any_batch_size(run_zoo, 
     assert shard_bytes(tmp_path / "a") == first, "the resumed shard is the same"
     assert (tmp_path / "a" / "shard-00000.jsonl").stat().st_mtime_ns == kept, "finished shards are not redone"
 
+    before = {path.name: path.read_bytes() for path in (tmp_path / "a").iterdir() if path.is_file()}
+    code, out, err = run_zoo(*common[:-2], "--seed", "1", "--out", tmp_path / "a", *common[-2:])
+    assert code == 2 and "module.seed 0 -> 1" in err and "pass a fresh --out folder" in err
+    assert "already" not in out, "the settings are checked before anything is reported or skipped"
+    assert {path.name: path.read_bytes() for path in (tmp_path / "a").iterdir() if path.is_file()} == before
+
 
 def test_the_sampled_source_has_the_rows_of_the_sampler(tiny_folder, tmp_path):
     """``sampled:N:MODEL`` data (the data layer) and ``zoo synth sample`` (``LMSampler``) write the same rows."""

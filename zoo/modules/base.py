@@ -51,6 +51,19 @@ class ZooModule(L.LightningModule):
         #: The resolved recipe, set by the CLI so checkpoints and cards carry what produced them.
         self.zoo_recipe: str | None = None
 
+    # ------------------------------------------------------------------ steps
+    def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The objective of one batch (the method's loss)."""
+        raise NotImplementedError
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.training_loss(batch)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self.log("val/loss", self.training_loss(batch), prog_bar=True, sync_dist=True)
+
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
         optimizer, scheduler = self.optimizer_and_schedule(int(self.trainer.estimated_stepping_batches))

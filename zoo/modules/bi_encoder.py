@@ -111,20 +111,12 @@ class BiEncoder(ZooModule):
         prompts = self.encode("prompt", batch["prompt_input_ids"], batch["prompt_attention_mask"])
         return queries @ prompts.T
 
-    def contrastive_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """DPR's loss: each query's positive is the first of its ``prompts_per_query`` prompts."""
         scores = self.scores(batch)
         per_query = scores.size(1) // scores.size(0)
         positives = torch.arange(scores.size(0), device=scores.device) * per_query
         return F.cross_entropy(scores, positives)
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self.contrastive_loss(batch)
-        self.log("train/loss", loss, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self.log("val/loss", self.contrastive_loss(batch), prog_bar=True, sync_dist=True)
 
     # ------------------------------------------------------------------ artifact
     def save_artifacts(self, folder: Path) -> None:
@@ -140,12 +132,9 @@ class BiEncoder(ZooModule):
         return {"net_config": self.encoders["query"].config.to_dict(), **tokenizer_metadata(self.tokenizer)}
 
     def restore_artifacts(self, metadata: dict[str, Any]) -> None:
-        from transformers import AutoConfig
+        from zoo.nets import build_encoder, config_from_dict
 
-        from zoo.nets import build_encoder
-
-        net_config = dict(metadata["net_config"])
-        config = AutoConfig.for_model(net_config.pop("model_type"), **net_config)
+        config = config_from_dict(metadata["net_config"])
         self.encoders.update({side: build_encoder(config) for side in SIDES})
         self.tokenizer = tokenizer_from_json(metadata["tokenizer_json"], metadata["special_tokens"])
 

@@ -172,13 +172,10 @@ class CausalLM(ZooModule):
         return {"net_config": self.net.config.to_dict(), "tokenizer_json": tokenizer_json(self.tokenizer)}
 
     def restore_artifacts(self, metadata: dict[str, Any]) -> None:
-        from transformers import AutoConfig
-
         from datamodules.tokenizer import wrap_fast_tokenizer
-        from zoo.nets import build_causal_lm
+        from zoo.nets import build_causal_lm, config_from_dict
 
-        net_config = dict(metadata["net_config"])
-        self.net = build_causal_lm(AutoConfig.for_model(net_config.pop("model_type"), **net_config))
+        self.net = build_causal_lm(config_from_dict(metadata["net_config"]))
         self.tokenizer = wrap_fast_tokenizer(metadata["tokenizer_json"])
 
     @classmethod

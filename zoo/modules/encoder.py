@@ -126,7 +126,7 @@ class MaskedLMEncoder(ZooModule):
         """Logits ``(B, T, V)`` of the LM head."""
         return self.net(input_ids=input_ids, attention_mask=attention_mask).logits
 
-    def mlm_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Cross-entropy of the LM head on the masked tokens of a batch."""
         special = batch["attention_mask"] == 0
         for token_id in self.tokenizer.all_special_ids:
@@ -134,14 +134,6 @@ class MaskedLMEncoder(ZooModule):
         corrupted, targets = mask_tokens(batch["input_ids"], special, self.tokenizer, self.hparams.mask_probability)
         logits = self(corrupted, batch["attention_mask"])
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=IGNORE_INDEX)
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self.mlm_loss(batch)
-        self.log("train/loss", loss, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self.log("val/loss", self.mlm_loss(batch), prog_bar=True, sync_dist=True)
 
     # ------------------------------------------------------------------ artifact
     def save_artifacts(self, folder: Path) -> None:
@@ -153,12 +145,9 @@ class MaskedLMEncoder(ZooModule):
         return {"net_config": self.net.config.to_dict(), **tokenizer_metadata(self.tokenizer)}
 
     def restore_artifacts(self, metadata: dict[str, Any]) -> None:
-        from transformers import AutoConfig
+        from zoo.nets import build_masked_lm, config_from_dict
 
-        from zoo.nets import build_masked_lm
-
-        net_config = dict(metadata["net_config"])
-        self.net = build_masked_lm(AutoConfig.for_model(net_config.pop("model_type"), **net_config))
+        self.net = build_masked_lm(config_from_dict(metadata["net_config"]))
         self.tokenizer = tokenizer_from_json(metadata["tokenizer_json"], metadata["special_tokens"])
 
     @classmethod

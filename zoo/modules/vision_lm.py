@@ -103,19 +103,11 @@ class VisionLM(ZooModule):
         logits = self.lm(inputs_embeds=torch.cat([prefix, text], dim=1), attention_mask=mask, use_cache=False).logits
         return logits[:, prefix.size(1):]
 
-    def response_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Next-token cross-entropy on the response tokens (``labels`` is ``-100`` elsewhere)."""
         logits = self(batch["pixel_values"], batch["input_ids"], batch["attention_mask"])
         targets = F.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE_INDEX)
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self.response_loss(batch)
-        self.log("train/loss", loss, prog_bar=True)
-        return loss
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self.log("val/loss", self.response_loss(batch), prog_bar=True, sync_dist=True)
 
     # ------------------------------------------------------------------ artifact
     def save_artifacts(self, folder: Path) -> None:
@@ -140,13 +132,10 @@ class VisionLM(ZooModule):
         return {"lm_config": self.lm.config.to_dict(), "tokenizer_json": tokenizer_json(self.tokenizer)}
 
     def restore_artifacts(self, metadata: dict[str, Any]) -> None:
-        from transformers import AutoConfig
-
         from datamodules.tokenizer import wrap_fast_tokenizer
-        from zoo.nets import Projector, build_causal_lm, build_vision_encoder
+        from zoo.nets import Projector, build_causal_lm, build_vision_encoder, config_from_dict
 
-        lm_config = dict(metadata["lm_config"])
-        self.lm = build_causal_lm(AutoConfig.for_model(lm_config.pop("model_type"), **lm_config))
+        self.lm = build_causal_lm(config_from_dict(metadata["lm_config"]))
         self.tokenizer = wrap_fast_tokenizer(metadata["tokenizer_json"])
         self.vision = build_vision_encoder(self.hparams.vision, **(self.hparams.vision_args or {}))
         self.projector = Projector(self.vision.num_features, self.lm.config.hidden_size)
