@@ -1,0 +1,33 @@
+"""The Python API's bad input: a ZooError naming the thing and the fix, never a TypeError or KeyError."""
+
+from __future__ import annotations
+
+import pytest
+
+import zoo
+from zoo.errors import ZooError
+
+
+@pytest.mark.parametrize("call, expected", [
+    (lambda: zoo.load(None), "model reference must be a registry name, local-dir:/path or hf-hub:org/name, not None"),
+    (lambda: zoo.load(123), "not 123"),
+    (lambda: zoo.load(""), "not ''"),
+    (lambda: zoo.list_models(123), "list_models takes a shell pattern such as 'adaptllm*', not 123"),
+    (lambda: zoo.card(None), "a model name is a string such as 'base-lm-tiny', not None"),
+    (lambda: zoo.load("base-lm-tiny", preset="bogus"), "unknown preset 'bogus'; use one of full, smoke"),
+    (lambda: zoo.build("base-lm-tiny", preset="bogus"), "preset='bogus' is not one of full, smoke"),
+    (lambda: zoo.load("package:no_such_package/model"), "unknown model"),
+])
+def test_api_bad_input_is_a_zoo_error(call, expected):
+    with pytest.raises(ZooError) as raised:
+        call()
+    assert expected in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_zoo_home_that_is_a_file_is_one_line(run_zoo, tmp_path, monkeypatch):
+    blocker = tmp_path / "home"
+    blocker.write_text("not a folder\n")
+    monkeypatch.setenv("ZOO_HOME", str(blocker))
+    code, _, err = run_zoo("build", "base-lm-tiny", "--preset", "smoke")
+    assert code == 2 and err.count("zoo: error:") == 1 and "a file is in the way" in err
+    assert blocker.read_text() == "not a folder\n"
