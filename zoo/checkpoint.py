@@ -185,7 +185,7 @@ def model_card_markdown(card: dict[str, Any], cls) -> str:
         *cls.card_lines(card),
         f"- Data fingerprint: `{card.get('data_fingerprint')}`",
         f"- Identity (sha256 over every output-shaping file): `{card['identity']}`",
-        f"- Built with: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()), "",
+        "- Built with: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()), "",
         "The resolved recipe is under `recipe` in `zoo_card.json`; rerun it with `zoo fit -c recipe.yaml`.", "",
         *data_section(card.get("data_report")),
         "## Metrics", "", "| metric | value |", "|---|---|", metrics, "",

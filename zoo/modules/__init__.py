@@ -7,7 +7,6 @@ Kind bases: ``CausalLM`` (causal-lm), ``MaskedLMEncoder`` (encoder), ``BiEncoder
 from pathlib import Path
 
 from zoo.errors import ZooError
-from zoo.registry import KINDS
 from zoo.modules.base import ZooModule
 from zoo.modules.bi_encoder import BiEncoder
 from zoo.modules.causal_lm import CausalLM
@@ -18,6 +17,7 @@ from zoo.modules.instruction_synthesizer import InstructionSynthesizer
 from zoo.modules.synthesis import LMSampler, TokenEditSynthesizer
 from zoo.modules.token_edited_lm import TokenEditedLM
 from zoo.modules.vision_lm import VisionLM
+from zoo.registry import KINDS
 
 #: transformers architecture suffix -> the module a plain folder (no zoo card) loads as.
 PLAIN_FOLDER_MODULES: dict[str, type[ZooModule]] = {

@@ -19,6 +19,7 @@ import torch
 
 from zoo.errors import ZooError
 
+
 def warmup_cosine(step: int, warmup: int, total: int, floor: float) -> float:
     """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to ``floor`` at ``total``."""
     if step < warmup:

@@ -16,10 +16,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from transformers import AutoModel
 
 from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
 from zoo.modules.encoder import read_tokenizer, tokenizer_from_json, tokenizer_metadata
+from zoo.nets import build_encoder, config_from_dict, encoder_config, pool
+from zoo.nets.encoders import POOLINGS
+from zoo.resolve import verified_folder
 
 SIDES = ("query", "prompt")
 RETRIEVER_FILE = "retriever.json"
@@ -63,8 +67,6 @@ class BiEncoder(ZooModule):
                  init_from: str | None = None, tokenizer: str | None = None, pooling: str = "cls",
                  learning_rate: float = 1e-5, weight_decay: float = 0.0, warmup_steps: int = 100,
                  min_lr_ratio: float = 0.0, betas: tuple[float, float] = (0.9, 0.999)):
-        from zoo.nets.encoders import POOLINGS
-
         super().__init__()
         if pooling not in POOLINGS:
             raise ZooError(f"unknown pooling '{pooling}'; choose one of {', '.join(POOLINGS)}")
@@ -72,22 +74,16 @@ class BiEncoder(ZooModule):
         self.encoders = torch.nn.ModuleDict()
         self.tokenizer = None
         if init_from:
-            from zoo.resolve import verified_folder
-
             folder, _ = verified_folder(init_from)
             self.encoders.update({side: self.read_encoder(folder) for side in SIDES})
             self.tokenizer = read_tokenizer(str(folder))
         elif tokenizer:
-            from zoo.nets import build_encoder, encoder_config
-
             self.tokenizer = read_tokenizer(tokenizer)
             config = encoder_config(net, len(self.tokenizer), self.tokenizer.pad_token_id or 0, **(net_overrides or {}))
             self.encoders.update({side: build_encoder(config) for side in SIDES})
 
     @staticmethod
     def read_encoder(folder: Path):
-        from transformers import AutoModel
-
         try:
             return AutoModel.from_pretrained(folder, add_pooling_layer=False, trust_remote_code=False)
         except (OSError, ValueError) as error:
@@ -100,8 +96,6 @@ class BiEncoder(ZooModule):
 
     def encode(self, side: str, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Embeddings ``(B, D)`` of one side's texts."""
-        from zoo.nets import pool
-
         hidden = self.encoders[side](input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return pool(hidden, attention_mask, self.hparams.pooling)
 
@@ -132,8 +126,6 @@ class BiEncoder(ZooModule):
         return {"net_config": self.encoders["query"].config.to_dict(), **tokenizer_metadata(self.tokenizer)}
 
     def restore_artifacts(self, metadata: dict[str, Any]) -> None:
-        from zoo.nets import build_encoder, config_from_dict
-
         config = config_from_dict(metadata["net_config"])
         self.encoders.update({side: build_encoder(config) for side in SIDES})
         self.tokenizer = tokenizer_from_json(metadata["tokenizer_json"], metadata["special_tokens"])

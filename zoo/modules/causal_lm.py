@@ -16,8 +16,10 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.text import Perplexity
 
+from datamodules.tokenizer import tokenizer_json, wrap_fast_tokenizer
 from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
+from zoo.nets import build_causal_lm, causal_lm_config, config_from_dict
 from zoo.resolve import load_pretrained, read_causal_lm
 
 #: Target value that the loss and perplexity skip (the last position of a block has no next token).
@@ -76,8 +78,6 @@ class CausalLM(ZooModule):
 
     def build_net(self, tokenizer) -> None:
         """Create the randomly initialised net of ``hparams.net`` for ``tokenizer``'s vocabulary."""
-        from zoo.nets import build_causal_lm, causal_lm_config
-
         self.tokenizer = tokenizer
         special = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
                    "pad_token_id": tokenizer.pad_token_id}
@@ -167,14 +167,9 @@ class CausalLM(ZooModule):
         self.tokenizer.save_pretrained(folder)
 
     def artifact_metadata(self) -> dict[str, Any]:
-        from datamodules.tokenizer import tokenizer_json
-
         return {"net_config": self.net.config.to_dict(), "tokenizer_json": tokenizer_json(self.tokenizer)}
 
     def restore_artifacts(self, metadata: dict[str, Any]) -> None:
-        from datamodules.tokenizer import wrap_fast_tokenizer
-        from zoo.nets import build_causal_lm, config_from_dict
-
         self.net = build_causal_lm(config_from_dict(metadata["net_config"]))
         self.tokenizer = wrap_fast_tokenizer(metadata["tokenizer_json"])
 

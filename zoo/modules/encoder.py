@@ -13,17 +13,19 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from tokenizers import Tokenizer
+from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedTokenizerFast
 
 from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
+from zoo.nets import build_masked_lm, config_from_dict, encoder_config
+from zoo.resolve import verified_folder
 
 IGNORE_INDEX = -100
 
 
 def read_tokenizer(spec: str):
     """A transformers tokenizer from a folder (``local-dir:`` or a path) or the hub (``hf-hub:``)."""
-    from transformers import AutoTokenizer
-
     path = spec.removeprefix("local-dir:").removeprefix("hf-hub:")
     try:
         return AutoTokenizer.from_pretrained(path, trust_remote_code=False)
@@ -34,9 +36,6 @@ def read_tokenizer(spec: str):
 
 def tokenizer_from_json(tokenizer_json: str, special_tokens: dict[str, str]):
     """Rebuild a fast tokenizer from its canonical JSON and its special tokens."""
-    from tokenizers import Tokenizer
-    from transformers import PreTrainedTokenizerFast
-
     return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(tokenizer_json), **special_tokens)
 
 
@@ -95,13 +94,9 @@ class MaskedLMEncoder(ZooModule):
         self.save_hyperparameters()
         self.net = self.tokenizer = None
         if init_from:
-            from zoo.resolve import verified_folder
-
             folder, _ = verified_folder(init_from)
             self.net, self.tokenizer = self.read_net(folder)
         elif tokenizer:
-            from zoo.nets import build_masked_lm, encoder_config
-
             self.tokenizer = read_tokenizer(tokenizer)
             config = encoder_config(net, len(self.tokenizer), self.tokenizer.pad_token_id or 0, **(net_overrides or {}))
             self.net = build_masked_lm(config)
@@ -109,8 +104,6 @@ class MaskedLMEncoder(ZooModule):
     @staticmethod
     def read_net(folder: Path):
         """The masked LM and tokenizer of a transformers folder."""
-        from transformers import AutoModelForMaskedLM
-
         try:
             net = AutoModelForMaskedLM.from_pretrained(folder, trust_remote_code=False)
         except (OSError, ValueError) as error:
@@ -145,8 +138,6 @@ class MaskedLMEncoder(ZooModule):
         return {"net_config": self.net.config.to_dict(), **tokenizer_metadata(self.tokenizer)}
 
     def restore_artifacts(self, metadata: dict[str, Any]) -> None:
-        from zoo.nets import build_masked_lm, config_from_dict
-
         self.net = build_masked_lm(config_from_dict(metadata["net_config"]))
         self.tokenizer = tokenizer_from_json(metadata["tokenizer_json"], metadata["special_tokens"])
 

@@ -14,11 +14,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import timm
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from timm.models import save_for_hf
 
+from datamodules.tokenizer import load_tokenizer, tokenizer_json, wrap_fast_tokenizer
 from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
+from zoo.nets import Projector, build_causal_lm, build_vision_encoder, causal_lm_config, config_from_dict, image_tokens
 from zoo.resolve import load_pretrained, read_causal_lm
 
 IGNORE_INDEX = -100
@@ -63,10 +68,6 @@ class VisionLM(ZooModule):
 
     def build(self, vision_from: str | None, lm_from: str | None, tokenizer: str | None) -> None:
         """Create the three parts: pretrained where a source is given, else from the presets."""
-        import timm
-
-        from zoo.nets import Projector, build_causal_lm, build_vision_encoder, causal_lm_config
-
         if vision_from:
             self.vision = timm.create_model(vision_from, pretrained=True, num_classes=0)
         else:
@@ -74,8 +75,6 @@ class VisionLM(ZooModule):
         if lm_from:
             self.lm, self.tokenizer = load_pretrained(lm_from)
         elif tokenizer:
-            from datamodules.tokenizer import load_tokenizer
-
             self.tokenizer = load_tokenizer(tokenizer)
             special = {"bos_token_id": self.tokenizer.bos_token_id, "eos_token_id": self.tokenizer.eos_token_id,
                        "pad_token_id": self.tokenizer.pad_token_id}
@@ -95,8 +94,6 @@ class VisionLM(ZooModule):
 
     def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, T, V)`` of the text positions, each image's projected tokens before its text."""
-        from zoo.nets import image_tokens
-
         prefix = self.projector(image_tokens(self.vision, pixel_values))
         text = self.lm.get_input_embeddings()(input_ids)
         mask = torch.cat([attention_mask.new_ones(prefix.shape[:2]), attention_mask], dim=1)
@@ -112,9 +109,6 @@ class VisionLM(ZooModule):
     # ------------------------------------------------------------------ artifact
     def save_artifacts(self, folder: Path) -> None:
         """``vision/`` (timm), ``projector/`` (safetensors + config) and ``lm/`` (transformers) folders."""
-        from safetensors.torch import save_file
-        from timm.models import save_for_hf
-
         save_for_hf(self.vision, str(folder / "vision"), model_args=self.hparams.vision_args or None,
                     safe_serialization=True)
         (folder / "projector").mkdir()
@@ -127,14 +121,9 @@ class VisionLM(ZooModule):
         self.tokenizer.save_pretrained(folder / "lm")
 
     def artifact_metadata(self) -> dict[str, Any]:
-        from datamodules.tokenizer import tokenizer_json
-
         return {"lm_config": self.lm.config.to_dict(), "tokenizer_json": tokenizer_json(self.tokenizer)}
 
     def restore_artifacts(self, metadata: dict[str, Any]) -> None:
-        from datamodules.tokenizer import wrap_fast_tokenizer
-        from zoo.nets import Projector, build_causal_lm, build_vision_encoder, config_from_dict
-
         self.lm = build_causal_lm(config_from_dict(metadata["lm_config"]))
         self.tokenizer = wrap_fast_tokenizer(metadata["tokenizer_json"])
         self.vision = build_vision_encoder(self.hparams.vision, **(self.hparams.vision_args or {}))
@@ -143,11 +132,6 @@ class VisionLM(ZooModule):
 
     @classmethod
     def from_folder(cls, folder: Path, card: dict[str, Any] | None) -> "VisionLM":
-        import timm
-        from safetensors.torch import load_file
-
-        from zoo.nets import Projector
-
         if card is None:
             raise ZooError(f"{folder}: a vision-LM folder needs its zoo card; re-export it with `zoo export`")
         folder = Path(folder)
