@@ -31,3 +31,19 @@ def test_zoo_home_that_is_a_file_is_one_line(run_zoo, tmp_path, monkeypatch):
     code, _, err = run_zoo("build", "base-lm-tiny", "--preset", "smoke")
     assert code == 2 and err.count("zoo: error:") == 1 and "a file is in the way" in err
     assert blocker.read_text() == "not a folder\n"
+
+
+def test_a_name_built_only_at_another_preset_says_which_and_how_to_load_it(tmp_path, monkeypatch):
+    from zoo.paths import checkpoints_dir
+    from zoo.resolve import resolve
+
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))
+    smoke = checkpoints_dir("smoke") / "base-lm-tiny"
+    smoke.mkdir(parents=True)
+    (smoke / "zoo_card.json").write_text("{}")
+    with pytest.raises(ZooError) as raised:
+        resolve("base-lm-tiny")
+    message = str(raised.value)
+    assert "not built at preset full" in message and "built at preset smoke" in message
+    assert "zoo.load('base-lm-tiny', preset='smoke')" in message and "zoo build base-lm-tiny" in message
+    assert resolve("base-lm-tiny", preset="smoke") == smoke
