@@ -117,7 +117,14 @@ class LoadedModel:
             return ZooLM(self.module, batch_size=batch_size)
         from lm_eval.models.huggingface import HFLM
 
-        return HFLM(pretrained=str(self.folder), batch_size=batch_size, device="cpu", trust_remote_code=False)
+        from zoo.resolve import check_folder_vocabulary, load_errors
+
+        check_folder_vocabulary(self.folder)
+        try:
+            return HFLM(pretrained=str(self.folder), batch_size=batch_size, device="cpu", trust_remote_code=False)
+        except load_errors() as error:
+            raise ZooError(f"{self.folder}: lm-eval cannot load it as a causal LM ({str(error).splitlines()[0][:160]}); "
+                           "check config.json and the weights") from None
 
 
 def placement(parameters: Iterable) -> dict[str, str]:
@@ -244,7 +251,9 @@ def evaluate(reference: str, suite: str | PathLike, limit: int | None = None, ba
     path = cache_path(model.identity, suite, limit, unpinned_data(loaded))
     order = {spec.task: index for index, spec in enumerate(suite.tasks)}
     # Failed tasks are not kept: their cause (absent data, an unreachable hub) may be gone by now.
-    kept = [row for row in (_cached_rows(path) if use_cache else []) if row["error"] is None and row["task"] in order]
+    # Rows are served under this caller's name: another name for the same files must not show on the board.
+    kept = [{**row, "model": model.reference} for row in (_cached_rows(path) if use_cache else [])
+            if row["error"] is None and row["task"] in order]
     todo = [spec for spec in suite.tasks if spec.task not in {row["task"] for row in kept}]
     if not todo:
         return kept
@@ -340,7 +349,7 @@ def _evaluator_rows(model: LoadedModel, specs: list[TaskSpec], limit: int | None
             continue
         try:
             scores = scorer(model.module, spec.args, limit)
-        except OSError as error:  # data the evaluator reads is absent (a file, the hub)
+        except (OSError, ZooError) as error:  # data the evaluator reads is absent (a file, ZOO_DATA_DIR, the hub)
             rows.append(task_error_row(common, spec, error))
             continue
         ran = placement(model.module.parameters())

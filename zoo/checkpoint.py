@@ -15,6 +15,7 @@ import importlib
 import json
 import pickle
 import platform
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import yaml
 from zoo.errors import ZooError
 from zoo.hashing import identity_of
 from zoo.paths import atomic_dir, zoo_home
-from zoo.registry import entries
+from zoo.registry import KINDS, entries
 from zoo.resolve import CARD_FILE, folder_files_sha256, read_card, resolve, verify_folder
 
 #: Bump when the folder layout or card schema changes (2: every output-shaping file hashed, kinds).
@@ -56,8 +57,9 @@ def module_class(class_path: Any, where: Path | str):
     except (ImportError, AttributeError):
         raise ZooError(f"{where}: names class {class_path!r}, which this lmzoo does not have; "
                        "upgrade lmzoo or re-export the folder") from None
-    if not (isinstance(cls, type) and issubclass(cls, ZooModule)):
-        raise ZooError(f"{where}: {class_path!r} is not a zoo module; re-export the folder")
+    if not (isinstance(cls, type) and issubclass(cls, ZooModule)) or cls.kind not in KINDS:
+        raise ZooError(f"{where}: {class_path!r} is not a zoo module of a kind ({', '.join(KINDS)}); "
+                       "re-export the folder")
     return cls
 
 
@@ -75,9 +77,10 @@ def check_export_target(out: Path, force: bool = False) -> None:
 def portable(value: Any) -> Any:
     """``value`` with this machine's ``ZOO_HOME`` written as ``$ZOO_HOME``, so a card leaks no local path
     and two identical builds under different homes have the same card."""
-    home = str(zoo_home())
+    home = str(zoo_home().resolve())
     if isinstance(value, str):
-        return value.replace(home, "$ZOO_HOME")
+        # On a path boundary only: /data/home2 is not under /data/home.
+        return re.sub(re.escape(home) + r"(?=/|$|\s|\")", "$ZOO_HOME", value)
     if isinstance(value, dict):
         return {key: portable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -107,15 +110,16 @@ def export_module(module, out: Path, name: str | None = None, metrics: dict[str,
     with atomic_dir(Path(out)) as tmp:
         module.save_artifacts(tmp)
         files = folder_files_sha256(tmp)
-        card = {
+        card = portable({
+            **metadata.get("card", {}), **(extra_card or {}),
+            # Written last: neither a module's card fields nor a checkpoint's metadata may replace them.
             "card_version": CARD_VERSION, "name": name, "kind": module.kind, "class_path": metadata["class_path"],
-            "system": metadata["class_path"].rsplit(".", 1)[-1], "hparams": portable(hparams),
-            "recipe": portable(metadata.get("recipe")),
+            "system": metadata["class_path"].rsplit(".", 1)[-1], "hparams": hparams, "recipe": metadata.get("recipe"),
             "data_fingerprint": metadata.get("data_fingerprint"), "data_report": metadata.get("data_report"),
             "files_sha256": files, "identity": identity_of(files),
             "parameters": sum(p.numel() for p in module.parameters()), "metrics": metrics or {},
-            "versions": library_versions(), **metadata.get("card", {}), **(extra_card or {}),
-        }
+            "versions": library_versions(),
+        })
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(model_card_markdown(card, type(module)), encoding="utf-8")
     return Path(out)
@@ -200,9 +204,10 @@ def data_section(report: dict[str, Any] | None) -> list[str]:
     """Model-card lines on the training data: source, documents and blocks per split, what was mixed in."""
     if not report:
         return []
-    lines = [f"- Source: `{report.get('source')}`, {report.get('block_size')}-token blocks",
-             "- Documents (train/val/test): " + "/".join(str(report["documents"].get(s)) for s in ("train", "val", "test")),
-             "- Blocks (train/val/test): " + "/".join(str(report["blocks"].get(s)) for s in ("train", "val", "test"))]
+    splits = ("train", "val", "test")
+    lines = [f"- Source: `{report.get('source')}`" + (f", {report['block_size']}-token blocks" if "block_size" in report else ""),
+             *(f"- {key.capitalize()} (train/val/test): " + "/".join(str(report[key].get(s)) for s in splits)
+               for key in ("documents", "blocks") if isinstance(report.get(key), dict))]
     mix = report.get("mix")
     if mix and "share" in mix:
         lines.append(f"- Mixed in: `{mix['source']}`, replacing {mix['share']:.0%} of the training documents")

@@ -310,8 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{argument_error_line(str(error), lambda key: '--' + key)}; check it against "
                      f"`zoo {command} --print_config` or `zoo {command} --help`")
     except OSError as error:
-        if error.filename is None:
-            raise
+        if error.filename is None:  # the network (an hf-hub: source or tokenizer offline), a device
+            return _fail(f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else 'I/O error'}; "
+                         "check the network and HF_HUB_OFFLINE, or pass local files instead of hf-hub: ids")
         return _fail(f"{error.filename}: {(error.strerror or str(error)).lower()}; "
                      f"{PATH_FIXES.get(type(error), 'check the path')}")
     except pickle.UnpicklingError as error:

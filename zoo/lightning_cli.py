@@ -17,38 +17,69 @@ from zoo.errors import ZooError
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 #: Set to 1 to let ``--weights_only false`` unpickle a checkpoint you made yourself (it can run any code).
 TRUST_PICKLE = "ZOO_TRUST_PICKLE"
-#: ``--ckpt_path`` values that Lightning resolves itself (not file paths).
-CKPT_KEYWORDS = ("last", "best", "hpc", "registry")
 
 
-def check_checkpoint_arguments(config, subcommand: str) -> None:
+def check_lightning_checkpoint(path: Path) -> None:
+    """Refuse a ``--ckpt_path`` that is missing or not a Lightning checkpoint, before Lightning reads it
+    (a safe load: tensors and plain containers only, memory-mapped so a large file costs little)."""
+    import pickle
+
+    import torch
+
+    fix = "pass a .ckpt that `zoo fit` wrote (e.g. .../checkpoints/last.ckpt) or `last`"
+    if not path.is_file():
+        raise ZooError(f"--ckpt_path {path}: no such checkpoint file; {fix}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as error:
+        raise ZooError(f"--ckpt_path {path}: checkpoint refused: it holds objects a safe load does not unpickle "
+                       f"({str(error).splitlines()[0][:120]}); {fix}") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise ZooError(f"--ckpt_path {path}: not a readable checkpoint ({type(error).__name__}); {fix}") from None
+    if not isinstance(checkpoint, dict) or not {"state_dict", "global_step"} <= set(checkpoint):
+        raise ZooError(f"--ckpt_path {path}: a torch file but not a Lightning checkpoint (no state_dict); {fix}")
+
+
+def check_ckpt_path(config) -> None:
+    """Refuse a ``--ckpt_path`` that is remote, names a checkpoint zoo runs never keep, or is not a
+    Lightning checkpoint file: before Lightning reads it (its CLI reads a given file's hyper-parameters
+    while parsing).
+
+    Args:
+        config: The subcommand's parsed config.
+    """
+    ckpt_path = config.get("ckpt_path")
+    if ckpt_path is None or ckpt_path == "last":
+        return
+    if "://" in str(ckpt_path):
+        raise ZooError(f"--ckpt_path {ckpt_path}: remote checkpoints are refused (Lightning would unpickle it, and a "
+                       "pickle can run any code); download it, check where it comes from, and pass the local file")
+    if ckpt_path in ("best", "hpc", "registry"):
+        raise ZooError(f"--ckpt_path {ckpt_path}: zoo runs keep only last.ckpt; pass `last` or a .ckpt file")
+    check_lightning_checkpoint(Path(ckpt_path))
+
+
+def check_run_arguments(config, subcommand: str) -> None:
     """Refuse what would unpickle a checkpoint the user did not make, and runs that would do nothing.
 
-    Lightning unpickles remote checkpoints with ``weights_only=False`` (any code in them runs), so
-    remote paths are refused and every load is ``weights_only=True`` unless the user sets both
-    ``--weights_only false`` and ``ZOO_TRUST_PICKLE=1``.
+    Lightning unpickles with ``weights_only=False`` when asked to, so every load is
+    ``weights_only=True`` unless the user sets both ``--weights_only false`` and ``ZOO_TRUST_PICKLE=1``.
 
     Args:
         config: The subcommand's parsed config (``ckpt_path``, ``weights_only``, ``trainer``, ``checkpoint``).
         subcommand: ``fit``, ``validate``, ``test`` or ``predict``.
     """
-    ckpt_path = config.get("ckpt_path")
-    if ckpt_path is not None and "://" in str(ckpt_path):
-        raise ZooError(f"--ckpt_path {ckpt_path}: remote checkpoints are refused (Lightning would unpickle it, and a "
-                       "pickle can run any code); download it, check where it comes from, and pass the local file")
     if config.get("weights_only") is False and os.environ.get(TRUST_PICKLE) != "1":
         raise ZooError(f"--weights_only false unpickles the checkpoint, which can run any code; only for a checkpoint "
                        f"you made yourself: set {TRUST_PICKLE}=1 as well")
     if config.get("weights_only") is None:
         config.weights_only = True
-    if ckpt_path == "last" and subcommand == "fit":
+    if config.get("ckpt_path") == "last":
         last = Path(config.checkpoint.dirpath) / "last.ckpt"
         if not last.is_file():
-            raise ZooError(f"--ckpt_path last: no earlier run to resume ({last} does not exist); drop --ckpt_path to "
-                           "start a new run, or set --trainer.default_root_dir to the run to resume")
-    elif ckpt_path is not None and ckpt_path not in CKPT_KEYWORDS and not Path(ckpt_path).is_file():
-        raise ZooError(f"--ckpt_path {ckpt_path}: no such checkpoint file; pass a .ckpt that `zoo fit` wrote "
-                       "(e.g. .../checkpoints/last.ckpt) or `last`")
+            # Lightning would only warn, then train from scratch or evaluate random weights.
+            raise ZooError(f"--ckpt_path last: no earlier run in {last.parent} (no last.ckpt); drop --ckpt_path to "
+                           "start a new run, or set --trainer.default_root_dir to the run to use")
     if subcommand == "fit" and config.trainer.max_steps == 0:
         raise ZooError("--trainer.max_steps 0: the fit would train nothing and save nothing; give a positive number "
                        "of steps, or use `zoo test` to evaluate the starting weights")
@@ -79,8 +110,11 @@ def _cli_classes():
             parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0,
                                  "checkpoint.every_n_train_steps": 100, "checkpoint.filename": "step{step}"})
 
-        def before_instantiate_classes(self) -> None:
-            config = self.config[self.subcommand] if self.subcommand else self.config
+        def parse_arguments(self, parser, args) -> None:
+            # Checked here, right after parsing: Lightning reads a --ckpt_path file's hyper-parameters and seeds
+            # (printing "Seed set to") before any later hook, and a refused run must print only its error.
+            super().parse_arguments(parser, args)
+            config = self.config[self.config.subcommand] if self.config.get("subcommand") else self.config
             if config.trainer.default_root_dir is None:
                 sources = config.get("config") or []
                 run = Path(str(sources[0])).stem if sources else "default"
@@ -88,8 +122,9 @@ def _cli_classes():
             if config.checkpoint.dirpath is None:
                 # A fixed folder (not per logger version) is what lets `--ckpt_path last` find the run.
                 config.checkpoint.dirpath = str(Path(config.trainer.default_root_dir) / "checkpoints")
-            if self.subcommand:
-                check_checkpoint_arguments(config, self.subcommand)
+            if self.config.get("subcommand"):
+                check_ckpt_path(config)
+                check_run_arguments(config, self.config.subcommand)
 
     return ZooCLI, ZooSaveConfig
 

@@ -169,16 +169,35 @@ def load_pretrained(reference: str, preset: str | None = None, subfolder: str | 
     return read_causal_lm(folder / subfolder if subfolder else folder, exact_vocabulary=card is not None)
 
 
+def load_errors() -> tuple[type[BaseException], ...]:
+    """What transformers raises for a folder it cannot read: missing or truncated files, a bad config."""
+    from safetensors import SafetensorError
+
+    return OSError, ValueError, KeyError, SafetensorError
+
+
+def check_folder_vocabulary(folder: Path) -> None:
+    """``check_vocabulary`` from ``config.json`` and the tokenizer alone, before anything reads the weights."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        rows = AutoConfig.from_pretrained(folder, trust_remote_code=False).vocab_size
+        tokens = len(AutoTokenizer.from_pretrained(folder, trust_remote_code=False))
+    except load_errors() as error:
+        raise ZooError(f"{folder}: cannot read its config and tokenizer ({str(error).splitlines()[0][:160]}); "
+                       "check config.json and the tokenizer files") from None
+    _check_sizes(rows, tokens, folder, exact=False)
+
+
 def read_causal_lm(folder: Path, exact_vocabulary: bool = True):
     """The HF causal LM and tokenizer of a folder that is already verified (see ``load_pretrained``)."""
-    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
         # Never run code shipped with a checkpoint: trust_remote_code stays off.
         net = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False)
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-    except (OSError, ValueError, KeyError, SafetensorError) as error:
+    except load_errors() as error:
         raise ZooError(f"{folder}: cannot load as a causal LM ({str(error).splitlines()[0][:160]}); "
                        "check config.json and the weights, or re-export the folder") from None
     check_vocabulary(net, tokenizer, folder, exact=exact_vocabulary)
@@ -190,11 +209,17 @@ def check_vocabulary(net, tokenizer, where: Path | str, exact: bool = True) -> N
     range, and a far smaller vocabulary means the tokenizer belongs to another model.
 
     Args:
+        net: A transformers model.
+        tokenizer: Its tokenizer.
+        where: The folder, for the message.
         exact: Zoo folders size the embedding to the tokenizer exactly; released models often pad
             the embedding (Qwen2: 151,936 rows for 151,665 tokens), so plain folders may have up to
             10 % + 256 spare rows.
     """
-    rows, tokens = net.get_input_embeddings().num_embeddings, len(tokenizer)
+    _check_sizes(net.get_input_embeddings().num_embeddings, len(tokenizer), where, exact)
+
+
+def _check_sizes(rows: int, tokens: int, where: Path | str, exact: bool) -> None:
     if tokens > rows or (tokens != rows if exact else rows > tokens * 1.1 + 256):
-        raise ZooError(f"{where}: tokenizer has {len(tokenizer)} tokens but the model's embedding has {rows} rows; "
+        raise ZooError(f"{where}: tokenizer has {tokens} tokens but the model's embedding has {rows} rows; "
                        "put the tokenizer the model was trained with beside it")

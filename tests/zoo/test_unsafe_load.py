@@ -65,15 +65,40 @@ def test_export_after_fit_holds_the_final_step(run_zoo, tmp_path):
     assert read_card(tmp_path / "out")["steps"] == 5
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--trainer.max_steps", "0"], "--trainer.max_steps 0: the fit would train nothing"),
-    (["--ckpt_path", "last"], "--ckpt_path last: no earlier run to resume"),
-    (["--ckpt_path", "/nonexistent/x.ckpt"], "--ckpt_path /nonexistent/x.ckpt: no such checkpoint file"),
+@pytest.mark.parametrize("subcommand, args, expected", [
+    ("fit", ["--trainer.max_steps", "0"], "--trainer.max_steps 0: the fit would train nothing"),
+    ("fit", ["--ckpt_path", "last"], "--ckpt_path last: no earlier run in"),
+    ("test", ["--ckpt_path", "last"], "--ckpt_path last: no earlier run in"),
+    ("predict", ["--ckpt_path", "last"], "--ckpt_path last: no earlier run in"),
+    ("test", ["--ckpt_path", "best"], "--ckpt_path best: zoo runs keep only last.ckpt"),
+    ("fit", ["--ckpt_path", "/nonexistent/x.ckpt"], "--ckpt_path /nonexistent/x.ckpt: no such checkpoint file"),
+    ("validate", ["--ckpt_path", "{tensors}"], "a torch file but not a Lightning checkpoint"),
+    ("test", ["--ckpt_path", "{text}"], "not a readable checkpoint"),
 ])
-def test_runs_that_would_do_nothing_or_the_wrong_thing_say_so(args, expected, run_zoo, tmp_path):
-    code, _, err = run_zoo("fit", "-c", RECIPE, *TINY, "--trainer.default_root_dir", tmp_path, *args)
+def test_runs_that_would_do_nothing_or_the_wrong_thing_say_so(subcommand, args, expected, run_zoo, tmp_path):
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "tensors.pt")
+    (tmp_path / "text.ckpt").write_text("not a checkpoint\n")
+    args = [str(tmp_path / f"{a[1:-1]}{'.pt' if a == '{tensors}' else '.ckpt'}") if a.startswith("{") else a
+            for a in args]
+    code, _, err = run_zoo(subcommand, "-c", RECIPE, *TINY, "--trainer.default_root_dir", tmp_path, *args)
     assert code == 2 and expected in one_error_line(err)
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_bad_input_reaches_a_terminal_as_exactly_one_line(tmp_path):
+    """Out of process, nothing else reaches stderr before the error (no Lightning warnings repeating the command)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ZOO_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "zoo", "fit", "-c", RECIPE, "--trainer.max_steps", "0",
+                             "--trainer.default_root_dir", str(tmp_path)], capture_output=True, text=True, env=env,
+                            cwd=PROJECT_ROOT, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "zoo: error: --trainer.max_steps 0: the fit would train nothing and save nothing; give a positive number of "
+        "steps, or use `zoo test` to evaluate the starting weights"]
 
 
 def test_a_text_file_given_to_export_is_one_line(run_zoo, tmp_path):

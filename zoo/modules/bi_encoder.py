@@ -23,7 +23,7 @@ from zoo.modules.base import ZooModule
 from zoo.modules.encoder import read_tokenizer, tokenizer_from_json, tokenizer_metadata
 from zoo.nets import build_encoder, config_from_dict, encoder_config, pool
 from zoo.nets.encoders import POOLINGS
-from zoo.resolve import verified_folder
+from zoo.resolve import check_vocabulary, load_errors, verified_folder
 
 SIDES = ("query", "prompt")
 RETRIEVER_FILE = "retriever.json"
@@ -86,7 +86,7 @@ class BiEncoder(ZooModule):
     def read_encoder(folder: Path):
         try:
             return AutoModel.from_pretrained(folder, add_pooling_layer=False, trust_remote_code=False)
-        except (OSError, ValueError) as error:
+        except load_errors() as error:
             raise ZooError(f"{folder}: cannot load as an encoder ({str(error).splitlines()[0][:160]}); "
                            "check config.json and the weights, or re-export the folder") from None
 
@@ -119,7 +119,8 @@ class BiEncoder(ZooModule):
             self.encoders[side].save_pretrained(folder / side, safe_serialization=True)
             self.tokenizer.save_pretrained(folder / side)
             sentence_transformers_files(folder / side, self.hparams.pooling, self.encoders[side].config.hidden_size)
-        scoring = {"sides": list(SIDES), "pooling": self.hparams.pooling, "similarity": "dot"}
+        # index: the prompt pool's embeddings, once a retriever system writes them (pool hash, file, size).
+        scoring = {"sides": list(SIDES), "pooling": self.hparams.pooling, "similarity": "dot", "index": None}
         (folder / RETRIEVER_FILE).write_text(json.dumps(scoring, indent=2) + "\n", encoding="utf-8")
 
     def artifact_metadata(self) -> dict[str, Any]:
@@ -135,9 +136,13 @@ class BiEncoder(ZooModule):
         if card is None:
             raise ZooError(f"{folder}: a bi-encoder folder needs its zoo card; a plain encoder folder loads as "
                            "an encoder, or continue from it with init_from")
-        module = cls(**cls.init_hparams(card.get("hparams", {})))
-        module.encoders.update({side: cls.read_encoder(Path(folder) / side) for side in SIDES})
-        module.tokenizer = read_tokenizer(str(Path(folder) / "query"))
+        folder = Path(folder)
+        # How to score is read from the hashed retriever.json, not the card: the folder's identity covers it.
+        scoring = json.loads((folder / RETRIEVER_FILE).read_text(encoding="utf-8"))
+        module = cls(**{**cls.init_hparams(card.get("hparams", {})), "pooling": scoring["pooling"]})
+        module.encoders.update({side: cls.read_encoder(folder / side) for side in SIDES})
+        module.tokenizer = read_tokenizer(str(folder / "query"))
+        check_vocabulary(module.encoders["query"], module.tokenizer, folder)
         return module.eval()
 
     @classmethod

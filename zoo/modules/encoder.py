@@ -19,7 +19,7 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedTokenize
 from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
 from zoo.nets import build_masked_lm, config_from_dict, encoder_config
-from zoo.resolve import verified_folder
+from zoo.resolve import check_vocabulary, load_errors, verified_folder
 
 IGNORE_INDEX = -100
 
@@ -105,11 +105,17 @@ class MaskedLMEncoder(ZooModule):
     def read_net(folder: Path):
         """The masked LM and tokenizer of a transformers folder."""
         try:
-            net = AutoModelForMaskedLM.from_pretrained(folder, trust_remote_code=False)
-        except (OSError, ValueError) as error:
+            # A headless encoder (MiniLM is a BertModel) gets a new head: its initialisation is seeded, so the
+            # same folder always loads the same model (the decoder is tied to the word embeddings as in BERT).
+            with torch.random.fork_rng():
+                torch.manual_seed(0)
+                net = AutoModelForMaskedLM.from_pretrained(folder, trust_remote_code=False)
+        except load_errors() as error:
             raise ZooError(f"{folder}: cannot load as a masked-LM encoder ({str(error).splitlines()[0][:160]}); "
                            "check config.json and the weights, or re-export the folder") from None
-        return net, read_tokenizer(str(folder))
+        tokenizer = read_tokenizer(str(folder))
+        check_vocabulary(net, tokenizer, folder, exact=False)
+        return net, tokenizer
 
     def configure_model(self) -> None:
         if self.net is None:
