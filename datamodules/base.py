@@ -16,9 +16,8 @@ fingerprint (world fingerprint, file sha256s or hub id) that keys the caches und
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import datasets
 import lightning as L

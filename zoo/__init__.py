@@ -2,13 +2,20 @@
 
 >>> import zoo
 >>> zoo.list_models("adaptllm*")
->>> module = zoo.load("base-lm-tiny")          # a built entry, sha256 verified
+>>> module = zoo.load("base-lm-tiny")          # a built entry, every file verified
 >>> module = zoo.load("local-dir:/path/to/folder")
 """
 
-from zoo.checkpoint import load
 from zoo.errors import ZooError
 from zoo.registry import Entry, get_entry, list_models
+
+
+def load(reference: str, preset: str | None = None):
+    """Load a zoo model as its LightningModule; see ``zoo.checkpoint.load`` (imported here on first use, so
+    that importing a core module such as ``zoo.errors`` does not import the artifact layer)."""
+    from zoo.checkpoint import load as _load
+
+    return _load(reference, preset=preset)
 
 
 def build(name: str, preset: str = "full", force: bool = False):

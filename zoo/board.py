@@ -7,6 +7,7 @@ compares it with the committed files byte for byte.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from jsonargparse.typing import PositiveInt
 
@@ -30,41 +31,56 @@ def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: P
         limit: Score at most this many documents per task.
         batch_size: Requests per forward pass.
         hub: Also the upstream hf-hub entries (needs the network).
-        check: Write nothing; exit 1 if the files in OUT differ from a fresh regeneration.
+        check: Leave OUT as it is (models are still built and evaluated into ZOO_HOME); exit 1 if its files
+            differ from a fresh regeneration.
     """
     import shutil
     import tempfile
 
     from benchmarks import leaderboard as board
-    from benchmarks.harness import primary_metrics
     from zoo.console import without_library_progress_bars
     from zoo.sweep import sweep
 
     with without_library_progress_bars():
         rows, cards = sweep(models, suites, preset=preset, limit=limit, include_hub=hub, batch_size=batch_size)
-    target = Path(tempfile.mkdtemp(prefix="leaderboard-")) if check else out
-    links = {name: f"cards/{name}.md" for name in cards}
-    written = board.write(rows, primary_metrics(rows), target, links,
-                          studies=study_points({row["model"] for row in rows}))
-    (target / "cards").mkdir(exist_ok=True)
-    for name, card in cards.items():
-        shutil.copyfile(card, target / "cards" / f"{name}.md")
-    names = [*(path.name for path in written), *(f"cards/{name}.md" for name in sorted(cards))]
     if check:
-        stale = board.differences(out, target, names)
-        shutil.rmtree(target, ignore_errors=True)
+        target = Path(tempfile.mkdtemp(prefix="leaderboard-"))
+        try:
+            names = render(rows, cards, target)
+            stale = board.differences(out, target, names)
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
         if stale:
             print(f"leaderboard files differ from a fresh regeneration: {', '.join(stale)}; "
                   f"run `zoo leaderboard --out {out}`")
             return 1
         print(f"leaderboard in {out} is up to date")
         return 0
+    render(rows, cards, out)
     errors = sorted({row["model"] for row in rows if row["metric"] == "error"})
     print(f"{len({row['model'] for row in rows})} models, {len(rows)} rows"
           + (f", errors: {', '.join(errors)}" if errors else ""))
-    for path in written:
-        print(f"wrote {path}")
+    print(f"wrote {out}: LEADERBOARD.md, leaderboard.csv, leaderboard.json, figures and {len(cards)} model cards")
     return 0
+
+
+def render(rows: list[dict[str, Any]], cards: dict[str, Path], target: Path) -> list[str]:
+    """Write the board and each model's card into ``target``; returns the names written (relative to it).
+
+    Args:
+        rows: Result rows of every model.
+        cards: Each model's model-card README.
+        target: The folder.
+    """
+    from benchmarks import leaderboard as board
+    from benchmarks.harness import primary_metrics
+    from zoo.paths import atomic_write_text
+
+    written = board.write(rows, primary_metrics(rows), target, {name: f"cards/{name}.md" for name in cards},
+                          studies=study_points({row["model"] for row in rows}))
+    for name, card in cards.items():
+        atomic_write_text(target / "cards" / f"{name}.md", Path(card).read_text(encoding="utf-8"))
+    return [*(path.name for path in written), *(f"cards/{name}.md" for name in sorted(cards))]
 
 
 def study_points(models: set[str]) -> dict[str, dict[str, tuple[float, bool]]]:

@@ -20,7 +20,8 @@ PRESET_CONFIGS = {"full": [], "smoke": ["configs/trainer/smoke.yaml"]}
 BUILD_TRAINER = {"enable_model_summary": False}
 
 
-def build(name: str, preset: str = "full", force: bool = False) -> tuple[Path, dict[str, Any]]:
+def build(name: str, preset: str = "full", force: bool = False, _building: tuple[str, ...] = ()
+          ) -> tuple[Path, dict[str, Any]]:
     """Build a zoo entry: build the entries its recipe names first, ``fit`` the recipe, ``test`` it, export the folder.
 
     Args:
@@ -40,7 +41,10 @@ def build(name: str, preset: str = "full", force: bool = False) -> tuple[Path, d
     configs = [entry.recipe_path, *(PROJECT_ROOT / c for c in PRESET_CONFIGS[preset])]
     args = [arg for config in configs for arg in ("-c", str(config))]
     for dependency in entry.depends_on:
-        build(dependency, preset=preset)
+        if dependency in (*_building, name):
+            raise ZooError(f"recipes name each other in a circle ({' -> '.join([*_building, name, dependency])}); "
+                           "remove one of the names from its recipe")
+        build(dependency, preset=preset, _building=(*_building, name))
     run_dir = zoo_home() / "runs" / preset / name
     # The recipe names its base (and any prior or generator) by registry name: a smoke build uses their smoke builds.
     with using_preset(preset):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextvars
 import os
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
+
+from zoo.errors import ZooError
 
 #: The repository root (configs/ lives there); the package is installed editable.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -61,22 +64,26 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _temp_prefix(target: Path) -> str:
-    """Temporaries of ``target`` are hidden siblings named after it and the writing process."""
-    return f".{target.name}.tmp-{os.getpid()}-"
+    """Temporaries of ``target`` are hidden siblings named after it and the writing process and host."""
+    return f".{target.name}.tmp-{os.getpid()}@{socket.gethostname()}-"
 
 
 def clean_stale_temps(target: Path) -> None:
-    """Remove the temporaries that killed writers of ``target`` left behind (their process is gone)."""
-    for stale in Path(target).parent.glob(f".{Path(target).name}.tmp-*"):
-        pid = stale.name.rsplit(".tmp-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+    """Remove the temporaries that killed writers of ``target`` on this host left behind (their process is
+    gone; a shared ZOO_HOME's other hosts are left alone), and finish a swap that a killed writer interrupted."""
+    target = Path(target)
+    host = socket.gethostname()
+    for stale in target.parent.glob(f".{target.name}.tmp-*"):
+        pid, _, rest = stale.name.rsplit(".tmp-", 1)[1].partition("@")
+        if pid.isdigit() and rest.startswith(f"{host}-") and not _pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
-    shutil.rmtree(Path(target).with_name(f".{Path(target).name}.old"), ignore_errors=True)
+    old = target.with_name(f".{target.name}.old")
+    if old.exists() and not target.exists():
+        os.replace(old, target)  # killed between the two renames of a swap: the old copy is the only one
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _prepare_parent(target: Path) -> None:
-    from zoo.errors import ZooError
-
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -124,9 +131,7 @@ def atomic_file(path: Path, mode: str = "w") -> Iterator[IO]:
     """
     path = Path(path)
     if path.is_dir():
-        from zoo.errors import ZooError
-
-        raise ZooError(f"cannot write {path}: it is a folder; pass a file path")
+            raise ZooError(f"cannot write {path}: it is a folder; pass a file path")
     _prepare_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), dir=path.parent)
     try:

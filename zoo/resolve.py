@@ -15,6 +15,7 @@ from typing import Any
 from zoo.errors import ZooError
 from zoo.hashing import files_sha256, identity_of
 from zoo.paths import PRESETS, checkpoints_dir, current_preset
+from zoo.registry import get_entry
 
 CARD_FILE = "zoo_card.json"
 #: Files of a folder that describe it but do not shape its outputs.
@@ -91,8 +92,6 @@ def resolve(reference: str, preset: str | None = None) -> Path:
         return folder
     if reference.startswith("hf-hub:"):
         return _download(reference.removeprefix("hf-hub:"))
-    from zoo.registry import get_entry
-
     entry = get_entry(reference)
     if entry.source.startswith("hf-hub:"):
         return _download(entry.source.removeprefix("hf-hub:"))

@@ -36,7 +36,7 @@ def list_entries(pattern: str = "*", /) -> int:
     for name in names:
         entry = entries()[name]
         built = [preset for preset in PRESETS if (checkpoints_dir(preset) / name / CARD_FILE).is_file()]
-        rows.append((name, entry.kind, entry.system, ",".join(built) or ("-" if entry.recipe else "hub"),
+        rows.append((name, entry.kind, entry.system, ",".join(built) or ("-" if entry.recipe else entry.source.split(":", 1)[0]),
                      entry.recipe or entry.source))
     header = ("name", "kind", "system", "built", "source")
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
@@ -62,9 +62,9 @@ def build(name: str, /, *, preset: Preset = "full", force: bool = False) -> int:
     return 0
 
 
-def study(*, recipes: list[Path], out: Path, seeds: list[int] = [0, 1, 2], base_from: Path | None = None,
-          metrics: list[str] = ["test/cloze_acc", "test/question_acc", "test/ppl"],
-          trainer_args: list[str] = []) -> int:
+def study(*, recipes: list[Path], out: Path, seeds: tuple[int, ...] = (0, 1, 2, 3, 4), base_from: Path | None = None,
+          metrics: tuple[str, ...] = ("test/cloze_acc", "test/question_acc", "test/ppl"),
+          trainer_args: tuple[str, ...] = ()) -> int:
     """Fit and test recipes over seeds; write the mean and spread per recipe (study.md, study.json) to OUT.
 
     Args:
@@ -159,9 +159,11 @@ def format_rows(rows: list[dict]) -> str:
         return "|" + "|".join(f" {str(c):<{w}} " for c, w in zip(cells, widths)) + "|"
 
     first = rows[0] if rows else {}
-    title = (f"{first.get('model')} on {first.get('suite')} (weights {str(first.get('weights_sha256'))[:12]}, "
+    title = (f"{first.get('model')} on {first.get('suite')} (identity {str(first.get('model_identity'))[:18]}, "
              f"suite {str(first.get('suite_hash'))[:12]})")
-    return "\n".join([title, render(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(render, lines)])
+    failures = [f"{r['task']}: {r['error']}" for r in rows if r.get("error")]
+    return "\n".join([title, render(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(render, lines),
+                      *(f"error in {failure}" for failure in failures)])
 
 
 def suites(*, pin: str | None = None) -> int:

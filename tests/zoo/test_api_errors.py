@@ -47,3 +47,40 @@ def test_a_name_built_only_at_another_preset_says_which_and_how_to_load_it(tmp_p
     assert "not built at preset full" in message and "built at preset smoke" in message
     assert "zoo.load('base-lm-tiny', preset='smoke')" in message and "zoo build base-lm-tiny" in message
     assert resolve("base-lm-tiny", preset="smoke") == smoke
+
+
+def test_recipes_that_name_each_other_are_one_line(monkeypatch):
+    from zoo.builder import build
+    from zoo.registry import Entry
+
+    circle = {"base-lm-tiny": ("vanilla-lm-tiny",), "vanilla-lm-tiny": ("base-lm-tiny",)}
+    monkeypatch.setattr(Entry, "depends_on", property(lambda entry: circle.get(entry.name, ())))
+    with pytest.raises(ZooError, match="recipes name each other in a circle .base-lm-tiny -> vanilla-lm-tiny -> "
+                                       "base-lm-tiny.; remove one"):
+        build("base-lm-tiny", force=True)
+
+
+def test_a_killed_writers_temporaries_and_interrupted_swaps_are_cleaned(tmp_path):
+    import socket
+
+    from zoo.paths import atomic_write_text
+
+    dead = 2**22 + 1  # above Linux's largest pid: no process has it
+    host = socket.gethostname()
+    target = tmp_path / "cards.json"
+    mine, other_host = tmp_path / f".cards.json.tmp-{dead}@{host}-x", tmp_path / f".cards.json.tmp-{dead}@elsewhere-x"
+    mine.write_text("half")
+    other_host.write_text("half")
+    (tmp_path / ".cards.json.old").write_text("the only good copy")
+    atomic_write_text(target, "new\n")
+    assert not mine.exists() and other_host.exists(), "only this host's dead writers are reaped"
+    assert target.read_text() == "new\n" and not (tmp_path / ".cards.json.old").exists()
+
+
+def test_an_interrupted_swap_restores_the_old_copy(tmp_path):
+    from zoo.paths import clean_stale_temps
+
+    (tmp_path / ".model.old").mkdir()
+    (tmp_path / ".model.old" / "weights").write_text("good")
+    clean_stale_temps(tmp_path / "model")
+    assert (tmp_path / "model" / "weights").read_text() == "good"

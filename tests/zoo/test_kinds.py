@@ -172,9 +172,24 @@ def test_lightning_checkpoint_exports_the_same_model(kind, tmp_path):
     assert torch.equal(outputs(module, kind), outputs(zoo.load(f"local-dir:{folder}"), kind))
 
 
-def test_plain_minilm_folder_loads_as_an_encoder():
-    module = zoo.load("minilm-l6-v2")
+def test_plain_minilm_folder_loads_as_an_encoder_with_a_seeded_head():
+    module, again = zoo.load("minilm-l6-v2"), zoo.load("minilm-l6-v2")
     assert isinstance(module, MaskedLMEncoder) and module.net.config.hidden_size == 384
+    assert torch.equal(outputs(module, "encoder"), outputs(again, "encoder")), "the new MLM head is seeded"
+
+
+def test_bi_encoder_scores_as_its_hashed_retriever_file_says_not_as_the_card_says(tmp_path):
+    import shutil
+
+    torch.manual_seed(0)
+    module = bi_encoder().eval()
+    folder = export_module(module, tmp_path / "folder")
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    card = read_card(copy)
+    card["hparams"]["pooling"] = "cls"  # the card is descriptive: editing it must not change the outputs
+    (copy / "zoo_card.json").write_text(json.dumps(card), encoding="utf-8")
+    assert torch.equal(outputs(zoo.load(f"local-dir:{copy}"), "bi-encoder"), outputs(module, "bi-encoder"))
 
 
 def test_card_naming_a_class_outside_zoo_modules_is_refused(exported, tmp_path):
@@ -184,7 +199,7 @@ def test_card_naming_a_class_outside_zoo_modules_is_refused(exported, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     card = read_card(copy)
-    for evil in ("zoo.modules_evil.X", "os.system", "zoo.modules.base.torch"):
+    for evil in ("zoo.modules_evil.X", "os.system", "zoo.modules.base.torch", "zoo.modules.base.ZooModule"):
         card["class_path"] = evil
         (copy / "zoo_card.json").write_text(json.dumps(card), encoding="utf-8")
         with pytest.raises(ZooError, match="refusing to import|not a zoo module|does not have"):

@@ -2,18 +2,18 @@
 
 from typing import Any
 
-
-def config_from_dict(fields: dict[str, Any]):
-    """The transformers config that ``config.to_dict()`` wrote (as checkpoints keep it)."""
-    from transformers import AutoConfig
-
-    fields = dict(fields)
-    return AutoConfig.for_model(fields.pop("model_type"), **fields)
-
+from transformers import AutoConfig
 
 from zoo.nets.encoders import ENCODER_PRESETS, build_encoder, build_masked_lm, encoder_config, pool
 from zoo.nets.llama import NET_PRESETS, build_causal_lm, causal_lm_config
 from zoo.nets.vision import Projector, build_vision_encoder, image_tokens
 
-__all__ = ["ENCODER_PRESETS", "NET_PRESETS", "Projector", "build_causal_lm", "config_from_dict", "build_encoder", "build_masked_lm",
-           "build_vision_encoder", "causal_lm_config", "encoder_config", "image_tokens", "pool"]
+
+def config_from_dict(fields: dict[str, Any]):
+    """The transformers config that ``config.to_dict()`` wrote (as checkpoints keep it)."""
+    fields = dict(fields)
+    return AutoConfig.for_model(fields.pop("model_type"), **fields)
+
+
+__all__ = ["ENCODER_PRESETS", "NET_PRESETS", "Projector", "build_causal_lm", "build_encoder", "build_masked_lm",
+           "build_vision_encoder", "causal_lm_config", "config_from_dict", "encoder_config", "image_tokens", "pool"]
