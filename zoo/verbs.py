@@ -19,6 +19,10 @@ from zoo.paths import PRESETS
 Preset = Literal[PRESETS]
 
 
+#: How `zoo list` names where an entry that is not built here comes from, by source prefix.
+SOURCE_LABELS = {"hf-hub": "hub", "package": "package"}
+
+
 def list_entries(pattern: str = "*", /) -> int:
     """List registry entries: kind, system, the presets each is built at, and where it comes from.
 
@@ -36,7 +40,7 @@ def list_entries(pattern: str = "*", /) -> int:
     for name in names:
         entry = entries()[name]
         built = [preset for preset in PRESETS if (checkpoints_dir(preset) / name / CARD_FILE).is_file()]
-        rows.append((name, entry.kind, entry.system, ",".join(built) or ("-" if entry.recipe else entry.source.split(":", 1)[0]),
+        rows.append((name, entry.kind, entry.system, ",".join(built) or ("-" if entry.recipe else SOURCE_LABELS[entry.source.split(":", 1)[0]]),
                      entry.recipe or entry.source))
     header = ("name", "kind", "system", "built", "source")
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
@@ -62,17 +66,21 @@ def build(name: str, /, *, preset: Preset = "full", force: bool = False) -> int:
     return 0
 
 
-def study(*, recipes: list[Path], out: Path, seeds: tuple[int, ...] = (0, 1, 2, 3, 4), base_from: Path | None = None,
-          metrics: tuple[str, ...] = ("test/cloze_acc", "test/question_acc", "test/ppl"),
-          trainer_args: tuple[str, ...] = ()) -> int:
+#: A study's default seeds (DESIGN: at least 5) and table columns.
+STUDY_SEEDS = [0, 1, 2, 3, 4]
+STUDY_METRICS = ["test/cloze_acc", "test/question_acc", "test/ppl"]
+
+
+def study(*, recipes: list[Path], out: Path, seeds: list[int] | None = None, base_from: Path | None = None,
+          metrics: list[str] | None = None, trainer_args: list[str] | None = None) -> int:
     """Fit and test recipes over seeds; write the mean and spread per recipe (study.md, study.json) to OUT.
 
     Args:
         recipes: The recipes compared (configs/...yaml).
         out: Folder of the study's files (e.g. benchmarks/results/studies/NAME).
-        seeds: The seeds; each sets the data order and initialisation of every recipe's run.
+        seeds: The seeds; each sets the data order and initialisation of every recipe's run (default: 0 to 4).
         base_from: Also test the starting weights: this recipe with no training step, labelled base.
-        metrics: Test metrics in the table.
+        metrics: Test metrics in the table (default: test/cloze_acc, test/question_acc, test/ppl).
         trainer_args: LightningCLI overrides of every run, after a lone -- (a trainer max steps of 600, say).
     """
     from benchmarks.studies.seeds import study as run_study
@@ -81,8 +89,8 @@ def study(*, recipes: list[Path], out: Path, seeds: tuple[int, ...] = (0, 1, 2, 
     missing = [str(recipe) for recipe in [*recipes, *([base_from] if base_from else [])] if not Path(recipe).is_file()]
     if missing:
         raise ZooError(f"recipe not found: {', '.join(missing)}; recipes live under configs/")
-    print(run_study(recipes, seeds, out, fit=lambda args: fit_and_test(args)[1], metrics=metrics,
-                    overrides=trainer_args, base_from=base_from))
+    print(run_study(recipes, seeds or STUDY_SEEDS, out, fit=lambda args: fit_and_test(args)[1],
+                    metrics=metrics or STUDY_METRICS, overrides=trainer_args or [], base_from=base_from))
     return 0
 
 
