@@ -20,8 +20,8 @@ from transformers import AutoModel
 
 from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
-from zoo.modules.encoder import read_tokenizer, tokenizer_from_json, tokenizer_metadata
-from zoo.nets import build_encoder, config_from_dict, encoder_config, pool
+from zoo.modules.encoder import preset_encoder_config, read_tokenizer, tokenizer_from_json, tokenizer_metadata
+from zoo.nets import build_encoder, config_from_dict, pool
 from zoo.nets.encoders import POOLINGS
 from zoo.resolve import check_vocabulary, load_errors, verified_folder
 
@@ -78,8 +78,7 @@ class BiEncoder(ZooModule):
             self.encoders.update({side: self.read_encoder(folder) for side in SIDES})
             self.tokenizer = read_tokenizer(str(folder))
         elif tokenizer:
-            self.tokenizer = read_tokenizer(tokenizer)
-            config = encoder_config(net, len(self.tokenizer), self.tokenizer.pad_token_id or 0, **(net_overrides or {}))
+            self.tokenizer, config = preset_encoder_config(net, tokenizer, net_overrides)
             self.encoders.update({side: build_encoder(config) for side in SIDES})
 
     @staticmethod

