@@ -259,3 +259,21 @@ def test_vision_lm_freezes_the_parts_it_is_told_to():
     assert all(p.requires_grad for p in module.projector.parameters())
     with pytest.raises(ZooError, match="cannot freeze decoder"):
         VisionLM(freeze=("decoder",))
+
+
+def test_vision_lm_started_from_a_timm_folder_exports_that_encoder(tmp_path):
+    """An encoder from ``vision_from`` (another architecture than the ``vision`` preset) survives .ckpt export."""
+    from timm.models import save_for_hf
+
+    from zoo.nets import build_vision_encoder
+
+    torch.manual_seed(0)
+    save_for_hf(build_vision_encoder("test_vit", img_size=32), str(tmp_path / "timm"), model_args={"img_size": 32},
+                safe_serialization=True)
+    module = VisionLM(vision_from=f"local-dir:{tmp_path / 'timm'}", lm_net="llama-test", tokenizer="tinyworld").eval()
+    assert module.hparams.vision == "vit_base_patch16_224", "the preset differs from the encoder it started from"
+    checkpoint = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams), "global_step": 3}
+    module.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, tmp_path / "last.ckpt")
+    folder = export_checkpoint(tmp_path / "last.ckpt", tmp_path / "out")
+    assert torch.equal(outputs(module, "vision-lm"), outputs(zoo.load(f"local-dir:{folder}"), "vision-lm"))

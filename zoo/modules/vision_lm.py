@@ -30,6 +30,31 @@ IGNORE_INDEX = -100
 PARTS = ("vision", "projector", "lm")
 
 
+def timm_spec(source: str) -> dict[str, Any]:
+    """The architecture and model arguments of a timm encoder source: its ``config.json`` for a
+    ``local-dir:`` folder or an ``hf-hub:`` repo (timm writes both), else a bare architecture name.
+
+    Args:
+        source: ``local-dir:PATH``, ``hf-hub:org/name`` or a timm architecture.
+    """
+    if source.startswith("local-dir:"):
+        path = Path(source.removeprefix("local-dir:")) / "config.json"
+    elif source.startswith("hf-hub:"):
+        from huggingface_hub import hf_hub_download
+
+        path = Path(hf_hub_download(source.removeprefix("hf-hub:"), "config.json"))
+    else:
+        return {"architecture": source, "model_args": {}}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+        # The encoder is always built without a classifier (num_classes=0), whatever the source had.
+        args = {key: value for key, value in (config.get("model_args") or {}).items() if key != "num_classes"}
+        return {"architecture": config["architecture"], "model_args": args}
+    except (OSError, ValueError, KeyError) as error:
+        raise ZooError(f"{source}: no readable timm config.json ({type(error).__name__}); pass a folder that "
+                       "timm's save_for_hf wrote, or a timm hub repo") from None
+
+
 class VisionLM(ZooModule):
     """An image encoder + projector + causal LM, trained on responses about images.
 
@@ -69,9 +94,11 @@ class VisionLM(ZooModule):
     def build(self, vision_from: str | None, lm_from: str | None, tokenizer: str | None) -> None:
         """Create the three parts: pretrained where a source is given, else from the presets."""
         if vision_from:
+            self.vision_spec = timm_spec(vision_from)
             self.vision = timm.create_model(vision_from, pretrained=True, num_classes=0)
         else:
-            self.vision = build_vision_encoder(self.hparams.vision, **(self.hparams.vision_args or {}))
+            self.vision_spec = {"architecture": self.hparams.vision, "model_args": dict(self.hparams.vision_args or {})}
+            self.vision = build_vision_encoder(**self.vision_spec_args())
         if lm_from:
             self.lm, self.tokenizer = load_pretrained(lm_from)
         elif tokenizer:
@@ -83,6 +110,10 @@ class VisionLM(ZooModule):
             raise ZooError("VisionLM needs an LM: set init_args.lm_from (a zoo LM) or init_args.tokenizer")
         self.projector = Projector(self.vision.num_features, self.lm.config.hidden_size)
         self.apply_freeze()
+
+    def vision_spec_args(self) -> dict[str, Any]:
+        """``build_vision_encoder`` arguments of the encoder this module has (whatever it started from)."""
+        return {"name": self.vision_spec["architecture"], **self.vision_spec["model_args"]}
 
     def apply_freeze(self) -> None:
         for part in self.hparams.freeze:
@@ -109,7 +140,7 @@ class VisionLM(ZooModule):
     # ------------------------------------------------------------------ artifact
     def save_artifacts(self, folder: Path) -> None:
         """``vision/`` (timm), ``projector/`` (safetensors + config) and ``lm/`` (transformers) folders."""
-        save_for_hf(self.vision, str(folder / "vision"), model_args=self.hparams.vision_args or None,
+        save_for_hf(self.vision, str(folder / "vision"), model_args=self.vision_spec["model_args"] or None,
                     safe_serialization=True)
         (folder / "projector").mkdir()
         save_file({k: v.contiguous() for k, v in self.projector.state_dict().items()},
@@ -121,12 +152,14 @@ class VisionLM(ZooModule):
         self.tokenizer.save_pretrained(folder / "lm")
 
     def artifact_metadata(self) -> dict[str, Any]:
-        return {"lm_config": self.lm.config.to_dict(), "tokenizer_json": tokenizer_json(self.tokenizer)}
+        return {"lm_config": self.lm.config.to_dict(), "tokenizer_json": tokenizer_json(self.tokenizer),
+                "vision": self.vision_spec}
 
     def restore_artifacts(self, metadata: dict[str, Any]) -> None:
         self.lm = build_causal_lm(config_from_dict(metadata["lm_config"]))
         self.tokenizer = wrap_fast_tokenizer(metadata["tokenizer_json"])
-        self.vision = build_vision_encoder(self.hparams.vision, **(self.hparams.vision_args or {}))
+        self.vision_spec = metadata["vision"]
+        self.vision = build_vision_encoder(**self.vision_spec_args())
         self.projector = Projector(self.vision.num_features, self.lm.config.hidden_size)
         self.apply_freeze()
 
@@ -136,6 +169,7 @@ class VisionLM(ZooModule):
             raise ZooError(f"{folder}: a vision-LM folder needs its zoo card; re-export it with `zoo export`")
         folder = Path(folder)
         module = cls(**cls.init_hparams(card.get("hparams", {})))
+        module.vision_spec = timm_spec(f"local-dir:{folder / 'vision'}")
         module.vision = timm.create_model(f"local-dir:{folder / 'vision'}", pretrained=True, num_classes=0)
         module.lm, module.tokenizer = read_causal_lm(folder / "lm")
         shape = json.loads((folder / "projector" / "config.json").read_text(encoding="utf-8"))
