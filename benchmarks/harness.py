@@ -30,11 +30,11 @@ from typing import Any, Iterable
 from benchmarks.evaluators import get_evaluator
 from benchmarks.suites import Suite, TaskSpec, load_suite, task_docs_sha256
 from zoo.checkpoint import library_versions as zoo_library_versions
-from zoo.checkpoint import load, module_class, plain_folder_class
+from zoo.checkpoint import load_folder, module_class, plain_folder_class
 from zoo.errors import ZooError
-from zoo.hashing import files_sha256, fingerprint, identity_of
+from zoo.hashing import fingerprint, identity_of
 from zoo.paths import PROJECT_ROOT, atomic_file, cache_dir, zoo_home
-from zoo.resolve import CARD_FILE, model_identity, verified_folder
+from zoo.resolve import CARD_FILE, identity_string, output_hashes, verified_folder
 
 #: Bump when the harness's scoring or row schema changes: every cached result is recomputed.
 HARNESS_VERSION = 2
@@ -75,30 +75,25 @@ class LoadedModel:
     def __init__(self, reference: str, preset: str = "full"):
         self.reference = reference
         self.folder, self.card = verified_folder(reference, preset)
-        if self.card is None and not self._weight_files():
+        # Every file is hashed once (or read from the verified card): the identity and the weights' digest share it.
+        hashes = output_hashes(self.folder, self.card)
+        self.weights = {name: digest for name, digest in hashes.items() if name.endswith(".safetensors")}
+        if not self.weights:
             raise ZooError(f"{self.folder}: no safetensors weights; the harness loads safetensors only")
-        # The folder, not the reference: a registry name or hub id would be resolved a second time.
-        self.identity = model_identity(f"local-dir:{self.folder}")
+        self.identity = identity_string(hashes)
         self._module = None
 
-    def _weight_files(self) -> list[str]:
-        return sorted(path.relative_to(self.folder).as_posix() for path in self.folder.rglob("*.safetensors"))
-
-    @cached_property
+    @property
     def weights_sha256(self) -> str:
         """sha256 of the weights: the file's own digest (as ``sha256sum`` prints it) for one file, the
         identity of the files for several (shards, or the parts of a composite folder)."""
-        if self.card is not None:
-            weights = {name: digest for name, digest in self.card["files_sha256"].items() if name.endswith(".safetensors")}
-        else:
-            weights = files_sha256(self.folder, self._weight_files())
-        return next(iter(weights.values())) if len(weights) == 1 else identity_of(weights)
+        return next(iter(self.weights.values())) if len(self.weights) == 1 else identity_of(self.weights)
 
     @property
     def module(self):
         """The zoo LightningModule: the card's class, or for a plain HF folder the module of its architecture."""
         if self._module is None:
-            self._module = load(f"local-dir:{self.folder}")
+            self._module = load_folder(self.folder, self.card)  # verified when it was resolved
         return self._module
 
     @cached_property

@@ -239,7 +239,13 @@ def load(reference: str, preset: str | None = None):
     """
     folder = resolve(reference, preset)
     card = read_card(folder)
+    if card is not None:
+        verify_folder(folder, card)
+    return load_folder(folder, card)
+
+
+def load_folder(folder: Path, card: dict[str, Any] | None):
+    """The module of a folder whose files are already verified against ``card`` (None: a plain HF folder)."""
     if card is None:
         return plain_folder_class(folder).from_folder(folder, None)
-    verify_folder(folder, card)
     return module_class(card.get("class_path"), folder / CARD_FILE).from_folder(folder, card)

@@ -84,15 +84,18 @@ def clean_stale_temps(target: Path) -> None:
 
 
 def _prepare_parent(target: Path) -> None:
+    """Create ``target``'s folder, refusing before anything is created when the path cannot be written:
+    the nearest existing folder on the way is checked first, so a refused write leaves no empty folders."""
+    existing = next(folder for folder in (target.parent, *target.parent.parents) if folder.exists())
+    if not existing.is_dir():
+        raise ZooError(f"cannot write {target}: a file is in the way of its folder {target.parent}; "
+                       "pick another output path")
+    if not os.access(existing, os.W_OK):
+        raise ZooError(f"cannot write {target}: {existing} is read-only; pick a writable path")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ZooError(f"cannot write {target}: a file is in the way of its folder {target.parent}; "
-                       "pick another output path") from None
     except PermissionError:
         raise ZooError(f"cannot write {target}: permission denied on {target.parent}; pick a writable path") from None
-    if not os.access(target.parent, os.W_OK):
-        raise ZooError(f"cannot write {target}: {target.parent} is read-only; pick a writable path")
     clean_stale_temps(target)
 
 

@@ -119,6 +119,17 @@ def verified_folder(reference: str, preset: str | None = None) -> tuple[Path, di
     return folder, card
 
 
+def output_hashes(folder: Path, card: dict[str, Any] | None) -> dict[str, str]:
+    """sha256 of every output-shaping file: the card's record (checked by ``verify_folder``), or computed
+    for a plain folder."""
+    return card["files_sha256"] if card is not None else folder_files_sha256(folder)
+
+
+def identity_string(hashes: dict[str, str]) -> str:
+    """A model's identity (its cache key) from the digests of its output-shaping files."""
+    return "files:" + identity_of(hashes)
+
+
 def model_identity(reference: str, preset: str | None = None) -> str | None:
     """What names a model's outputs, for cache keys: the sha256 over every output-shaping file of
     its folder (the card's record for zoo folders, computed for plain HF folders); None when the
@@ -128,7 +139,7 @@ def model_identity(reference: str, preset: str | None = None) -> str | None:
         card = read_card(folder)
     except ZooError:
         return None
-    return "files:" + identity_of(card["files_sha256"] if card else folder_files_sha256(folder))
+    return identity_string(output_hashes(folder, card))
 
 
 def _package_folder(location: str) -> Path:
