@@ -25,9 +25,10 @@ from contextlib import ExitStack
 from functools import cached_property
 from os import PathLike
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from benchmarks.evaluators import get_evaluator
+from benchmarks.stats import bootstrap_interval
 from benchmarks.suites import Suite, TaskSpec, load_suite, task_docs_sha256
 from zoo.checkpoint import library_versions as zoo_library_versions
 from zoo.checkpoint import load_folder, module_class, plain_folder_class
@@ -37,12 +38,12 @@ from zoo.paths import PROJECT_ROOT, atomic_file, cache_dir, zoo_home
 from zoo.resolve import CARD_FILE, identity_string, output_hashes, verified_folder
 
 #: Bump when the harness's scoring or row schema changes: every cached result is recomputed.
-HARNESS_VERSION = 2
+HARNESS_VERSION = 3
 #: The model kinds lm-eval tasks score (through ``ZooLM`` or ``HFLM``).
 LM_EVAL_KINDS = ("causal-lm",)
 ROW_FIELDS = ("model", "model_identity", "weights_sha256", "kind", "suite", "suite_hash", "task", "task_version",
-              "metric", "value", "stderr", "higher_is_better", "n_shot", "batch_size", "dtype", "device", "versions",
-              "git_commit", "date", "error")
+              "metric", "value", "stderr", "ci_low", "ci_high", "n_items", "higher_is_better", "n_shot", "batch_size",
+              "dtype", "device", "cpu", "isa", "math_kernels", "threads", "versions", "git_commit", "date", "error")
 
 
 def git_commit() -> str:
@@ -206,21 +207,39 @@ def unpinned_data(loaded: dict[str, tuple[Any, str] | OSError]) -> dict[str, str
     return {task: "absent" if isinstance(outcome, OSError) else outcome[1] for task, outcome in loaded.items()}
 
 
-def _cached_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows cached at ``path``; none when the file is absent, unreadable or not a cache file
+class Evaluation(NamedTuple):
+    """A model's result rows on a suite and the per-item outcomes behind them.
+
+    ``items`` maps each lm-eval task scored to its items in document order: ``doc_hash`` (lm-eval's
+    hash of each document, so two models' items can be paired and checked to be the same), ``outcomes``
+    (per metric, one value per item, or a (log-likelihood, count) pair for corpus-level metrics; see
+    ``benchmarks.stats``) and, for multiple-choice tasks, ``gold``, ``pred`` (the option of highest
+    log-likelihood) and ``n_choices``. Evaluator tasks score corpora, not items, and have none.
+    """
+
+    rows: list[dict[str, Any]]
+    items: dict[str, dict[str, Any]]
+
+
+def _cached(path: Path) -> Evaluation:
+    """The rows and items cached at ``path``; none when the file is absent, unreadable or not a cache file
     (truncated by a crash of an older version, edited by hand): a miss, recomputed and rewritten."""
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
+        content = json.loads(path.read_text(encoding="utf-8"))
+        rows, items = content["rows"], content["items"]
     except (OSError, ValueError, KeyError, TypeError):
-        return []
-    if isinstance(rows, list) and all(isinstance(row, dict) and set(ROW_FIELDS) <= row.keys() for row in rows):
-        return rows
-    return []
+        return Evaluation([], {})
+    if (isinstance(rows, list) and isinstance(items, dict)
+            and all(isinstance(row, dict) and set(ROW_FIELDS) <= row.keys() for row in rows)):
+        return Evaluation(rows, items)
+    return Evaluation([], {})
 
 
 def evaluate(reference: str, suite: str | PathLike, limit: int | None = None, batch_size: int = 64,
              preset: str = "full", use_cache: bool = True) -> list[dict[str, Any]]:
     """Evaluate a model on a suite; returns result rows (from the cache when possible).
+
+    ``evaluate_with_items`` takes the same arguments and also returns the per-item outcomes.
 
     Args:
         reference: Registry name, ``local-dir:/path`` or ``hf-hub:org/name``.
@@ -234,6 +253,12 @@ def evaluate(reference: str, suite: str | PathLike, limit: int | None = None, ba
         ZooError: A bad argument, suite or model reference, changed pinned data, or a ``ZOO_HOME``
             that cannot hold the results cache (refused before the model runs).
     """
+    return evaluate_with_items(reference, suite, limit, batch_size, preset, use_cache).rows
+
+
+def evaluate_with_items(reference: str, suite: str | PathLike, limit: int | None = None, batch_size: int = 64,
+                        preset: str = "full", use_cache: bool = True) -> Evaluation:
+    """``evaluate``, with the per-item outcomes of each lm-eval task (``Evaluation``)."""
     if limit is not None:
         _require_count("limit", limit, "documents scored per task; None scores them all")
     _require_count("batch_size", batch_size, "requests per forward pass")
@@ -245,13 +270,15 @@ def evaluate(reference: str, suite: str | PathLike, limit: int | None = None, ba
     loaded = {spec.task: _load_task(spec) for spec in lm_specs if spec.data_sha256 is None}
     path = cache_path(model.identity, suite, limit, unpinned_data(loaded))
     order = {spec.task: index for index, spec in enumerate(suite.tasks)}
+    cached = _cached(path) if use_cache else Evaluation([], {})
     # Failed tasks are not kept: their cause (absent data, an unreachable hub) may be gone by now.
     # Rows are served under this caller's name: another name for the same files must not show on the board.
-    kept = [{**row, "model": model.reference} for row in (_cached_rows(path) if use_cache else [])
-            if row["error"] is None and row["task"] in order]
-    todo = [spec for spec in suite.tasks if spec.task not in {row["task"] for row in kept}]
+    kept = [{**row, "model": model.reference} for row in cached.rows if row["error"] is None and row["task"] in order]
+    done = {row["task"] for row in kept}
+    items = {task: outcomes for task, outcomes in cached.items.items() if task in done}
+    todo = [spec for spec in suite.tasks if spec.task not in done]
     if not todo:
-        return kept
+        return Evaluation(kept, items)
     with ExitStack() as stack:
         # Opened before the model runs, so a ZOO_HOME that cannot hold the cache fails at once, not after
         # the evaluation; the temporary file replaces the cache file only once the rows are written.
@@ -262,20 +289,74 @@ def evaluate(reference: str, suite: str | PathLike, limit: int | None = None, ba
                            "set ZOO_HOME to a writable folder)") from None
         common = {"model": reference, "model_identity": model.identity, "weights_sha256": model.weights_sha256,
                   "kind": model.kind, "suite": suite.name, "suite_hash": suite.hash, "batch_size": batch_size,
-                  "versions": library_versions(), "git_commit": git_commit(), "date": dt.date.today().isoformat(),
-                  "error": None}
-        fresh = (_lm_eval_rows(model, suite, [t for t in todo if t.evaluator is None], limit, batch_size, common,
-                               loaded)
-                 + _evaluator_rows(model, [t for t in todo if t.evaluator is not None], limit, common))
+                  "ci_low": None, "ci_high": None, "n_items": None, **machine(), "versions": library_versions(),
+                  "git_commit": git_commit(), "date": dt.date.today().isoformat(), "error": None}
+        lm_rows, lm_items = _lm_eval_rows(model, suite, [t for t in todo if t.evaluator is None], limit, batch_size,
+                                          common, loaded)
+        fresh = lm_rows + _evaluator_rows(model, [t for t in todo if t.evaluator is not None], limit, common)
         rows = sorted(kept + fresh, key=lambda row: order[row["task"]])
+        items.update(lm_items)
         handle.write(json.dumps({"harness_version": HARNESS_VERSION, "model_identity": model.identity,
-                                 "suite_hash": suite.hash, "rows": rows}, indent=1, sort_keys=True))
-    return rows
+                                 "suite_hash": suite.hash, "rows": rows, "items": items}, sort_keys=True))
+    return Evaluation(rows, items)
+
+
+def machine() -> dict[str, Any]:
+    """What ran an evaluation besides the model and the code, so two boards' differences can be traced:
+    the CPU's model name, the instruction set torch dispatches to, its math kernels and its threads."""
+    import platform
+    import re
+
+    import torch
+
+    config = torch.__config__.show()
+    kernels = [f"{name}={found.group(1)}" for name, pattern in (
+        ("blas", r"BLAS_INFO=(\w+)"), ("mkl", r"Math Kernel Library Version ([\w.]+)"), ("onednn", r"MKL-DNN v([\d.]+)"),
+        ("openblas", r"OpenBLAS ([\d.]+)")) if (found := re.search(pattern, config))]
+    return {"cpu": _cpu_model() or platform.processor() or platform.machine(),
+            "isa": torch.backends.cpu.get_cpu_capability(), "math_kernels": ", ".join(kernels),
+            "threads": torch.get_num_threads()}
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name from /proc/cpuinfo (Linux); None elsewhere."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            return next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), None)
+    except OSError:
+        return None
+
+
+def item_outcomes(samples: list[dict[str, Any]], metrics: list[str], multiple_choice: bool) -> dict[str, Any]:
+    """A task's per-item outcomes (see ``Evaluation``) from lm-eval's logged samples.
+
+    Args:
+        samples: lm-eval's samples of the task (``log_samples=True``).
+        metrics: The metrics to keep.
+        multiple_choice: Whether the task scores options by log-likelihood (then the prediction is kept).
+    """
+    samples = sorted(samples, key=lambda sample: sample["doc_id"])
+    items: dict[str, Any] = {
+        "doc_hash": [sample["doc_hash"] for sample in samples],
+        "outcomes": {metric: [_outcome(sample[metric]) for sample in samples] for metric in metrics},
+    }
+    if multiple_choice:
+        scores = [[response[0] for response in sample["filtered_resps"]] for sample in samples]
+        items.update(gold=[sample["target"] for sample in samples], n_choices=[len(s) for s in scores],
+                     pred=[max(range(len(s)), key=s.__getitem__) for s in scores])
+    return items
+
+
+def _outcome(value: Any) -> float | list[float]:
+    """One item's outcome as JSON: a number, or the (log-likelihood, count) pair of corpus-level metrics."""
+    return [float(part) for part in value] if isinstance(value, (tuple, list)) else float(value)
 
 
 def _lm_eval_rows(model: LoadedModel, suite: Suite, specs: list[TaskSpec], limit: int | None, batch_size: int,
-                  common: dict[str, Any], loaded: dict[str, tuple[Any, str] | OSError]) -> list[dict[str, Any]]:
-    """Rows of the lm-eval tasks; a task with the wrong model kind or without its data is an error row.
+                  common: dict[str, Any], loaded: dict[str, tuple[Any, str] | OSError]
+                  ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Rows and per-item outcomes of the lm-eval tasks; a task with the wrong model kind or without its data is
+    an error row. Each row's interval is the percentile bootstrap of its items (``benchmarks.stats``).
 
     Args:
         model: The model.
@@ -290,7 +371,7 @@ def _lm_eval_rows(model: LoadedModel, suite: Suite, specs: list[TaskSpec], limit
 
     from benchmarks.tasks import task_manager
 
-    rows, tasks = [], {}
+    rows, tasks, items = [], {}, {}
     for spec in specs:
         if model.kind not in LM_EVAL_KINDS:
             rows.append(task_error_row(common, spec, ZooError(
@@ -307,7 +388,7 @@ def _lm_eval_rows(model: LoadedModel, suite: Suite, specs: list[TaskSpec], limit
                            f"found {found[:12]}...); restore the data or bump the suite version and re-pin it")
         tasks[spec.task] = task
     if not tasks:
-        return rows
+        return rows, items
     lm = model.lm(batch_size)
     ran = placement(model_parameters(lm))
     for shots in sorted({spec.num_fewshot for spec in specs if spec.task in tasks}):
@@ -316,7 +397,7 @@ def _lm_eval_rows(model: LoadedModel, suite: Suite, specs: list[TaskSpec], limit
         output = evaluator.simple_evaluate(model=lm, tasks=[tasks[spec.task] for spec in group],
                                           task_manager=task_manager(), num_fewshot=shots, limit=limit,
                                           bootstrap_iters=1000, random_seed=0, numpy_random_seed=0, torch_random_seed=0,
-                                          fewshot_random_seed=0, verbosity="ERROR", log_samples=False)
+                                          fewshot_random_seed=0, verbosity="ERROR", log_samples=True)
         for spec in group:
             results, higher = output["results"][spec.task], output["higher_is_better"].get(spec.task, {})
             version = output["versions"].get(spec.task)
@@ -324,11 +405,17 @@ def _lm_eval_rows(model: LoadedModel, suite: Suite, specs: list[TaskSpec], limit
                 if f"{metric},none" not in results:
                     raise ZooError(f"suite {suite.name}: task {spec.task} reports no metric '{metric}' "
                                    f"(it has {', '.join(k.split(',')[0] for k in results if ',' in k)})")
+            items[spec.task] = item_outcomes(output["samples"][spec.task], spec.metrics,
+                                             tasks[spec.task].OUTPUT_TYPE == "multiple_choice")
+            for metric in spec.metrics:
+                interval = bootstrap_interval(metric, items[spec.task]["outcomes"][metric])
                 rows.append({**common, **ran, "task": spec.task, "task_version": str(version), "metric": metric,
                              "value": _finite(results[f"{metric},none"]),
                              "stderr": _finite(results.get(f"{metric}_stderr,none")),
+                             "ci_low": _finite(interval.low), "ci_high": _finite(interval.high),
+                             "n_items": len(items[spec.task]["doc_hash"]),
                              "higher_is_better": bool(higher.get(metric, True)), "n_shot": shots})
-    return rows
+    return rows, items
 
 
 def _evaluator_rows(model: LoadedModel, specs: list[TaskSpec], limit: int | None,

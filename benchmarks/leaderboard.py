@@ -1,9 +1,16 @@
 """Result rows -> LEADERBOARD.md, leaderboard.csv, leaderboard.json, leaderboard.png (deterministic).
 
-The table is models x tasks: one column per (suite, task, metric) with the suite's first metric of
-each task, the best value of each column in bold (by the metric's direction). A model that failed
-is an error row; a task that could not be scored (absent data, another model kind) is listed
-under Errors with its suite and task. The same rows always give the same bytes, so ``--check`` can compare.
+The Markdown board has one table per suite: its models x its tasks (the suite's first metric of each
+task). Each cell shows the value and its 95 % bootstrap interval over items; the models in bold are
+the best of the column and those statistically tied with it (the paired-bootstrap interval of their
+difference to the best contains 0, on the same items). Multiple-choice columns get two reference
+rows, the majority class and chance; a model that answers one option for nearly every item is
+marked, and so is a task whose test items the model (or a model it was built from) saw in training.
+Suites that were not evaluated are listed with the reason, and so are the machines behind the rows.
+
+A model that failed is an error row; a task that could not be scored (absent data, another model
+kind) is listed under Errors with its suite and task. The same inputs always give the same bytes,
+so ``--check`` can compare.
 """
 
 from __future__ import annotations
@@ -11,17 +18,56 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable
 
+from benchmarks.compare import tied_with_best
+from benchmarks.stats import bootstrap_interval
 from zoo.paths import atomic_file
 
 FILES = ("LEADERBOARD.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png")
+#: A model that gives one option for at least this share of a multiple-choice task's items is marked: its
+#: accuracy is that option's share of gold answers, not knowledge.
+ONE_ANSWER_SHARE = 0.95
+#: Marks of the Markdown cells.
+SEEN_MARK, ONE_ANSWER_MARK = "†", "‡"
+#: Names of the reference rows of multiple-choice columns.
+MAJORITY, CHANCE = "majority class", "chance"
+
+Column = tuple[str, str, str]
 
 
-def _columns(rows: list[dict[str, Any]], primary: dict[tuple[str, str], str]) -> list[tuple[str, str, str]]:
+@dataclass(frozen=True)
+class Board:
+    """Everything a board is rendered from.
+
+    Args:
+        rows: Result rows (``benchmarks.harness``), of every model and suite.
+        primary: The column metric of each (suite, task).
+        items: Per (model, suite), the per-item outcomes of each task (``Evaluation.items``); intervals,
+            ties, reference rows and one-answer marks need them (without, a column shows the best only).
+        cards: Model card link of each model.
+        studies: Per study (named like its suite): each model's x and whether it is the study's method.
+        seen: Per model, the (suite, task) whose test items its training text (or that of a model it was
+            built from) contains, with a note (``benchmarks.contamination``).
+        skipped: Suites not evaluated: ``(suite, models, reason)``.
+    """
+
+    rows: list[dict[str, Any]]
+    primary: dict[tuple[str, str], str]
+    items: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
+    cards: dict[str, str] = field(default_factory=dict)
+    studies: dict[str, dict[str, tuple[float, bool]]] = field(default_factory=dict)
+    seen: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
+    skipped: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
+
+
+def _columns(rows: list[dict[str, Any]], primary: dict[tuple[str, str], str]) -> list[Column]:
     """(suite, task, metric) columns in first-seen order of suites and tasks."""
-    seen: dict[tuple[str, str, str], None] = {}
+    seen: dict[Column, None] = {}
     for row in rows:
         if row["metric"] != "error" and primary.get((row["suite"], row["task"])) == row["metric"]:
             seen[(row["suite"], row["task"], row["metric"])] = None
@@ -29,11 +75,11 @@ def _columns(rows: list[dict[str, Any]], primary: dict[tuple[str, str], str]) ->
 
 
 def table(rows: list[dict[str, Any]], primary: dict[tuple[str, str], str]):
-    """Models, columns, values[model][column], directions[column], errors[model]."""
+    """Models, columns, values[model][column] = (value, stderr, ci_low, ci_high), directions[column], errors[model]."""
     columns = _columns(rows, primary)
     models = sorted({row["model"] for row in rows})
-    values: dict[str, dict[tuple, Any]] = {m: {} for m in models}
-    higher: dict[tuple, bool] = {}
+    values: dict[str, dict[Column, tuple]] = {m: {} for m in models}
+    higher: dict[Column, bool] = {}
     errors: dict[str, list[str]] = {m: [] for m in models}
     for row in rows:
         key = (row["suite"], row["task"], row["metric"])
@@ -42,7 +88,7 @@ def table(rows: list[dict[str, Any]], primary: dict[tuple[str, str], str]):
             where = row["suite"] if row["task"] in (None, "*") else f"{row['suite']}/{_short(row['task'], row['suite'])}"
             errors[row["model"]].append(f"{where}: {row['error']}")
         elif key in columns:
-            values[row["model"]][key] = (row["value"], row["stderr"])
+            values[row["model"]][key] = (row["value"], row["stderr"], row.get("ci_low"), row.get("ci_high"))
             higher[key] = bool(row["higher_is_better"])
     return models, columns, values, higher, errors
 
@@ -59,47 +105,176 @@ def _short(task: str, suite: str = "") -> str:
     return task.removeprefix("zoo_").removeprefix(suite.replace("-", "_") + "_")
 
 
-def render_markdown(rows, primary, cards: dict[str, str], studies: dict[str, dict[str, tuple[float, bool]]] | None = None
-                    ) -> str:
-    """The Markdown leaderboard, then one section per study (its figure and its table by x)."""
-    models, columns, values, higher, errors = table(rows, primary)
+def _number(value: float, decimals: int = 4) -> str:
+    """A cell's number: fixed decimals, or three significant digits for the perplexities of unseen worlds."""
+    return f"{value:.{decimals}f}" if abs(value) < 1e5 else f"{value:.3e}"
+
+
+def _column_items(board: Board, models: list[str], column: Column) -> dict[str, dict[str, Any]]:
+    """The items of a column's task per model that has them (models on the same suite share its documents)."""
+    suite, task, _ = column
+    return {model: board.items[(model, suite)][task] for model in models
+            if task in board.items.get((model, suite), {})}
+
+
+def ties(board: Board, models: list[str], column: Column, values, higher_is_better: bool) -> set[str]:
+    """The models in bold: the best and those tied with it (paired bootstrap on the same items); the best
+    alone when some scored model has no items to pair (an evaluator task)."""
+    scored = [m for m in models if values[m].get(column, (None,))[0] is not None]
+    items = _column_items(board, scored, column)
+    hashes = {tuple(entry["doc_hash"]) for entry in items.values()}
+    if scored and set(items) == set(scored) and len(hashes) == 1:
+        return tied_with_best({m: entry["outcomes"][column[2]] for m, entry in items.items()}, column[2],
+                              higher_is_better)
+    best = _best(values, models, column, higher_is_better)
+    return {m for m in scored if values[m][column][0] == best}
+
+
+def reference_rows(board: Board, models: list[str], column: Column) -> dict[str, tuple[float, float | None, float | None]]:
+    """The majority-class and chance rows of a multiple-choice column: (value, ci_low, ci_high).
+
+    Majority class always answers the option index most often gold among the test items (its interval
+    is a bootstrap over items); chance answers uniformly at random (its expected accuracy, exact).
+    """
+    items = _column_items(board, models, column)
+    entry = items[min(items)] if items else {}
+    if "gold" not in entry or not all(isinstance(gold, int) for gold in entry["gold"]):
+        return {}
+    most_common = Counter(entry["gold"]).most_common(1)[0][0]
+    majority = bootstrap_interval(column[2], [float(gold == most_common) for gold in entry["gold"]])
+    chance = sum(1 / n for n in entry["n_choices"]) / len(entry["n_choices"])
+    return {MAJORITY: (majority.value, majority.low, majority.high), CHANCE: (chance, None, None)}
+
+
+def one_answer(board: Board, model: str, column: Column) -> tuple[int, float] | None:
+    """(option, share) when the model gives one option for at least ``ONE_ANSWER_SHARE`` of the items."""
+    entry = board.items.get((model, column[0]), {}).get(column[1], {})
+    if not entry.get("pred"):
+        return None
+    option, count = Counter(entry["pred"]).most_common(1)[0]
+    share = count / len(entry["pred"])
+    return (option, share) if share >= ONE_ANSWER_SHARE else None
+
+
+@dataclass(frozen=True)
+class ColumnFacts:
+    """What a column shows besides its values: who is in bold, its reference rows, its marks."""
+
+    tied: set[str]
+    references: dict[str, tuple[float, float | None, float | None]]
+    one_answer: dict[str, tuple[int, float]]
+    seen: dict[str, str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"tied_with_best": sorted(self.tied),
+                "references": {name: dict(zip(("value", "ci_low", "ci_high"), ref)) for name, ref in self.references.items()},
+                "one_answer": {model: {"option": option, "share": share} for model, (option, share) in self.one_answer.items()},
+                "seen_in_training": self.seen}
+
+
+def column_facts(board: Board) -> dict[Column, ColumnFacts]:
+    """The facts of every column of the board (computed once: the Markdown and the JSON show the same)."""
+    models, columns, values, higher, _ = table(board.rows, board.primary)
+    facts = {}
+    for column in columns:
+        present = [m for m in models if column in values[m]]
+        facts[column] = ColumnFacts(
+            tied=ties(board, present, column, values, higher[column]),
+            references=reference_rows(board, present, column),
+            one_answer={m: found for m in present if (found := one_answer(board, m, column)) is not None},
+            seen={m: board.seen[m][column[:2]] for m in present if column[:2] in board.seen.get(m, {})})
+    return facts
+
+
+def _value_and_interval(cell: tuple | None) -> tuple:
+    """(value, ci_low, ci_high) of a ``table`` cell; Nones for an empty one."""
+    return (None, None, None) if cell is None else (cell[0], cell[2], cell[3])
+
+
+def _cell(value, low, high, bold: bool = False, marks: str = "") -> str:
+    if value is None:
+        return "—"
+    text = f"**{_number(value)}**" if bold else _number(value)
+    interval = "" if low is None or high is None else f"<br><sub>{_number(low, 3)}–{_number(high, 3)}</sub>"
+    return text + marks + interval
+
+
+def _header(columns: list[Column], higher: dict[Column, bool]) -> list[str]:
+    return ["| model | " + " | ".join(f"{_short(t, s)}<br>{m} {'↑' if higher.get((s, t, m), True) else '↓'}"
+                                     for s, t, m in columns) + " |", "|---|" + "---:|" * len(columns)]
+
+
+def render_markdown(board: Board, facts: dict[Column, ColumnFacts]) -> str:
+    """The Markdown leaderboard: a table per suite, the studies, the marks, what was skipped, the machines, the errors."""
+    models, columns, values, higher, errors = table(board.rows, board.primary)
     lines = ["# lmzoo leaderboard", "",
-             "Generated by `zoo leaderboard` from cached result rows; do not edit by hand. Bold: best per column "
-             "(arrow: direction). Rows carry the model's identity (sha256 over every output-shaping file), suite hash, versions and commit in `leaderboard.json`.", ""]
-    header = "| model | " + " | ".join(f"{s}<br>{_short(t, s)}<br>{m} {'↑' if higher.get((s, t, m), True) else '↓'}"
-                                        for s, t, m in columns) + " |"
-    lines += [header, "|---|" + "---:|" * len(columns)]
-    for model in models:
-        name = f"[{model}]({cards[model]})" if model in cards else model
-        cells = []
-        for column in columns:
-            value = values[model].get(column, (None, None))[0]
-            if value is None:
-                cells.append("—")
-                continue
-            text = f"{value:.4f}"
-            cells.append(f"**{text}**" if value == _best(values, models, column, higher[column]) else text)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    for study, points in sorted((studies or {}).items()):
+             "Generated by `zoo leaderboard` from cached result rows; do not edit by hand. Each cell: the value "
+             "and, below it, its 95 % bootstrap interval over the task's items. **Bold**: the best of the column and "
+             "every model statistically tied with it (the 95 % paired-bootstrap interval of its difference to the "
+             "best, on the same items, contains 0; `zoo compare A B --suite S` prints the paired test). "
+             f"{SEEN_MARK}: the task's test items occur in the training text of the model or of a model it was built "
+             f"from (13-gram check, see its card). {ONE_ANSWER_MARK}: the model gives one option for "
+             f"≥{ONE_ANSWER_SHARE:.0%} of the items. *Italic* rows are references: the majority class (always the "
+             "option index most often correct) and chance. Rows carry the model's identity, suite hash, versions, "
+             "commit and machine in `leaderboard.json`."]
+    notes: list[str] = []
+    for suite in dict.fromkeys(c[0] for c in columns):
+        shown = [c for c in columns if c[0] == suite]
+        present = [m for m in models if any(c in values[m] for c in shown)]
+        lines += ["", f"## {suite}", "", *_header(shown, higher)]
+        for model in present:
+            cells = []
+            for column in shown:
+                fact, where = facts[column], f"{model}, {suite}/{_short(column[1], suite)}"
+                marks = (SEEN_MARK if model in fact.seen else "") + (ONE_ANSWER_MARK if model in fact.one_answer else "")
+                if model in fact.seen:
+                    notes.append(f"{SEEN_MARK} {where}: {fact.seen[model]}")
+                if model in fact.one_answer:
+                    option, share = fact.one_answer[model]
+                    notes.append(f"{ONE_ANSWER_MARK} {where}: option {option} for {share:.1%} of the items")
+                cells.append(_cell(*_value_and_interval(values[model].get(column)), model in fact.tied, marks))
+            name = f"[{model}]({board.cards[model]})" if model in board.cards else model
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        for reference in (MAJORITY, CHANCE):
+            if any(reference in facts[c].references for c in shown):
+                lines.append(f"| *{reference}* | " + " | ".join(
+                    _cell(*facts[c].references.get(reference, (None, None, None))) for c in shown) + " |")
+    for study, points in sorted(board.studies.items()):
         lines += ["", f"## Study: {study}", "", f"![{study}](study-{study}.png)", "",
                   f"Models of the `{study}` suite by their place on the study's axis (registry `study_x`; "
-                  "the collapse study: synthetic share); the study's methods are marked *method*.", ""]
+                  "the collapse study: synthetic share); the study's methods are marked *method*. Single builds "
+                  "(one seed each): read the intervals before the order.", ""]
         shown = [c for c in columns if c[0] == study]
         lines += ["| model | x | " + " | ".join(f"{_short(t, s)} {m} {'↑' if higher[(s, t, m)] else '↓'}"
                                                  for s, t, m in shown) + " |", "|---|---:|" + "---:|" * len(shown)]
         for model, (x, is_method) in sorted(points.items(), key=lambda item: (item[1][0], item[1][1], item[0])):
-            cells = ["—" if values[model].get(c, (None,))[0] is None else f"{values[model][c][0]:.4f}" for c in shown]
+            cells = [_cell(*_value_and_interval(values[model].get(c))) for c in shown]
             label = f"{model} (*method*)" if is_method else model
             lines.append(f"| {label} | {x:g} | " + " | ".join(cells) + " |")
+    if notes:
+        lines += ["", "## Marks", "", *(f"- {note}" for note in notes)]
+    if board.skipped:
+        lines += ["", "## Skipped", ""] + [f"- {suite} ({', '.join(models_)}): {reason}"
+                                           for suite, models_, reason in board.skipped]
+    machines = Counter(_machine(row) for row in board.rows if row["metric"] != "error")
+    if machines:
+        lines += ["", "## Machines", ""] + [f"- {machine}: {count} rows" for machine, count in sorted(machines.items())]
     failed = [(m, e) for m in models for e in errors[m]]
     if failed:
         lines += ["", "## Errors", ""] + [f"- {m}: {e}" for m, e in failed]
     return "\n".join(lines) + "\n"
 
 
-def render_csv(rows, primary) -> str:
+def _machine(row: dict[str, Any]) -> str:
+    """What ran a row, in one line (rows from older harness versions lack some fields)."""
+    parts = [row.get("cpu"), row.get("isa"), row.get("math_kernels"),
+             f"{row['threads']} threads" if row.get("threads") else None, row.get("device"), row.get("dtype")]
+    return ", ".join(str(part) for part in parts if part) or "unrecorded"
+
+
+def render_csv(board: Board) -> str:
     """Plain numbers: one line per model, one column per (suite, task, metric), an error column."""
-    models, columns, values, _, errors = table(rows, primary)
+    models, columns, values, _, errors = table(board.rows, board.primary)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["model", *[f"{s}/{_short(t, s)}/{m}" for s, t, m in columns], "errors"])
@@ -109,12 +284,11 @@ def render_csv(rows, primary) -> str:
     return out.getvalue()
 
 
-def render_png(rows, primary, target: Path | BinaryIO) -> None:
-    """One panel per column, one bar per model (with stderr), best bar highlighted.
+def render_png(board: Board, target: Path | BinaryIO) -> None:
+    """One panel per column, one bar per model (with its 95 % interval), best bar highlighted.
 
     Args:
-        rows: Result rows.
-        primary: The column metric of each (suite, task).
+        board: What the board is rendered from.
         target: A PNG file's path, or a binary file object.
     """
     import matplotlib
@@ -122,7 +296,7 @@ def render_png(rows, primary, target: Path | BinaryIO) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    models, columns, values, higher, _ = table(rows, primary)
+    models, columns, values, higher, _ = table(board.rows, board.primary)
     if not columns:
         columns_shown, n = [], 1
     else:
@@ -137,7 +311,9 @@ def render_png(rows, primary, target: Path | BinaryIO) -> None:
         suite, task, metric = column
         shown = [m for m in models if values[m].get(column, (None,))[0] is not None]
         scores = [values[m][column][0] for m in shown]
-        errs = [values[m][column][1] or 0.0 for m in shown]
+        # Bootstrap intervals are not symmetric (perplexities): each side is drawn as it is.
+        errs = [[0.0 if values[m][column][2] is None else values[m][column][0] - values[m][column][2] for m in shown],
+                [0.0 if values[m][column][3] is None else values[m][column][3] - values[m][column][0] for m in shown]]
         best = _best(values, models, column, higher[column])
         colors = ["#1f77b4" if s == best else "#aec7e8" for s in scores]
         axis.barh(range(len(shown)), scores, xerr=errs, color=colors)
@@ -156,13 +332,12 @@ def render_png(rows, primary, target: Path | BinaryIO) -> None:
     plt.close(figure)
 
 
-def render_study_png(rows, primary, study: str, points: dict[str, tuple[float, bool]],
+def render_study_png(board: Board, study: str, points: dict[str, tuple[float, bool]],
                      target: Path | BinaryIO) -> None:
     """One panel per column of the study's suite: baselines as a curve over x, methods as stars.
 
     Args:
-        rows: Result rows.
-        primary: The column metric of each (suite, task).
+        board: What the board is rendered from.
         study: The study (named like its suite).
         points: Each model's x and whether it is the study's method.
         target: A PNG file's path, or a binary file object.
@@ -172,7 +347,7 @@ def render_study_png(rows, primary, study: str, points: dict[str, tuple[float, b
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    _, columns, values, higher, _ = table(rows, primary)
+    _, columns, values, higher, _ = table(board.rows, board.primary)
     shown = [c for c in columns if c[0] == study] or [(study, "", "")]
     cols = min(3, len(shown))
     figure, axes = plt.subplots((len(shown) + cols - 1) // cols, cols, figsize=(3.6 * cols, 2.8 * ((len(shown) + cols - 1) // cols)),
@@ -205,9 +380,7 @@ def _png(render) -> bytes:
     return buffer.getvalue()
 
 
-def write(rows: list[dict[str, Any]], primary: dict[tuple[str, str], str], out: Path,
-          cards: dict[str, str] | None = None, studies: dict[str, dict[str, tuple[float, bool]]] | None = None
-          ) -> list[Path]:
+def write(board: Board, out: Path) -> list[Path]:
     """Write the four files, and a figure per study, into ``out``; rows are sorted first.
 
     Everything is rendered before anything is written, and each file is written atomically: a figure
@@ -215,25 +388,26 @@ def write(rows: list[dict[str, Any]], primary: dict[tuple[str, str], str], out: 
     is ever half-written.
 
     Args:
-        rows: Result rows.
-        primary: The column metric of each (suite, task).
+        board: What the board is rendered from.
         out: Output folder (made if absent).
-        cards: Model card link of each model.
-        studies: Per study (named like its suite): each model's x and whether it is the study's method.
 
     Raises:
         ZooError: ``out`` is a file, is under a file, or is read-only (``zoo.paths.atomic_file`` names it).
     """
     out = Path(out)
-    rows = sorted(rows, key=lambda r: (r["model"], r["suite"] or "", r["task"] or "", r["metric"]))
-    cards, studies = cards or {}, studies or {}
+    rows = sorted(board.rows, key=lambda r: (r["model"], r["suite"] or "", r["task"] or "", r["metric"]))
+    board = replace(board, rows=rows, skipped=sorted(board.skipped))
+    facts = column_facts(board)
+    summary = {"rows": rows, "skipped": [{"suite": suite, "models": list(models), "reason": reason}
+                                         for suite, models, reason in board.skipped],
+               "columns": [{"suite": s, "task": t, "metric": m, **fact.as_json()} for (s, t, m), fact in facts.items()]}
     contents = {
-        "LEADERBOARD.md": render_markdown(rows, primary, cards, studies).encode(),
-        "leaderboard.csv": render_csv(rows, primary).encode(),
-        "leaderboard.json": (json.dumps({"rows": rows}, indent=1, sort_keys=True) + "\n").encode(),
-        "leaderboard.png": _png(lambda target: render_png(rows, primary, target)),
-        **{f"study-{study}.png": _png(lambda target: render_study_png(rows, primary, study, points, target))
-           for study, points in sorted(studies.items())},
+        "LEADERBOARD.md": render_markdown(board, facts).encode(),
+        "leaderboard.csv": render_csv(board).encode(),
+        "leaderboard.json": (json.dumps(summary, indent=1, sort_keys=True) + "\n").encode(),
+        "leaderboard.png": _png(lambda target: render_png(board, target)),
+        **{f"study-{study}.png": _png(partial(render_study_png, board, study, points))
+           for study, points in sorted(board.studies.items())},
     }
     for name, content in contents.items():
         with atomic_file(out / name, "wb") as handle:

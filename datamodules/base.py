@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 
 import datasets
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
@@ -265,6 +266,30 @@ class ZooDataModule(L.LightningDataModule):
         if self._tokenizer is None:
             self._tokenizer = load_tokenizer(self.tokenizer_spec)
         return self._tokenizer
+
+    def training_texts(self) -> Iterator[str]:
+        """The texts the model trains on, one document at a time, as it reads them (after transforms and
+        mixing): what a contamination check scans. Loads the data if it is not loaded yet.
+
+        Raises:
+            ZooError: A DataModule that trains no model (it does not define its training text).
+        """
+        raise ZooError(f"{type(self).__name__} does not say what a model trains on; a DataModule that feeds a fit "
+                       "defines training_texts()")
+
+    def decoded_documents(self, ids: np.ndarray, chunk: int = 1024) -> Iterator[str]:
+        """The documents in a stream of token ids: cut at bos/eos (where ``_pack`` and the example builders
+        put document boundaries), decoded without special tokens, empty ones left out.
+
+        Args:
+            ids: Token ids, 1-D.
+            chunk: Documents decoded at a time.
+        """
+        cuts = np.flatnonzero(np.isin(ids, [self.tokenizer.bos_token_id, self.tokenizer.eos_token_id]))
+        pieces = [piece.tolist() for piece in np.split(ids, cuts)]
+        for start in range(0, len(pieces), chunk):
+            decoded = self.tokenizer.batch_decode(pieces[start:start + chunk], skip_special_tokens=True)
+            yield from (text for text in decoded if text.strip())
 
     def _resume_batch(self) -> int:
         """Batches of the current epoch already trained on, when Lightning resumes a fit."""

@@ -9,6 +9,9 @@ synthesizer entities, disjoint from the entities the suites ask about) or ``zoo-
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
@@ -133,6 +136,12 @@ class SynthesizerDataModule(ZooDataModule):
         self.splits = {name: _Examples(rows, self.tokenizer, self.max_length) for name, rows in by_split.items()}
         if not len(self.splits["train"]):
             raise ZooError(f"{self.source}: no training example fits --data.max_length={self.max_length}")
+
+    def training_texts(self) -> Iterator[str]:
+        """The training examples as the model reads them: each one's context (cut to the window) and pairs."""
+        self.setup("fit")
+        rows = self.splits["train"].rows
+        return self.decoded_documents(np.fromiter((i for ids, _ in rows for i in ids), dtype=np.int64))
 
     def _loader(self, split: str, train: bool = False):
         collate = collate_labelled(self.tokenizer.pad_token_id)

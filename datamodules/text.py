@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
@@ -211,6 +212,13 @@ class TextCorpusDataModule(ZooDataModule):
         self.prepare_data()
         for split in SPLITS:
             self.blocks[split] = torch.from_numpy(np.load(self.cache_path / f"{split}.npy", allow_pickle=False).astype(np.int64))
+
+    def training_texts(self) -> Iterator[str]:
+        """The training documents as the model reads them: the train blocks decoded, after the transform and
+        the mix (the tail that fills no block is not trained on, so it is not there; a document that a block
+        boundary cuts is read whole, as its two halves are both trained on)."""
+        self.setup("fit")
+        return self.decoded_documents(self.blocks["train"].numpy().ravel())
 
     @property
     def report(self) -> dict:

@@ -7,7 +7,6 @@ compares it with the committed files byte for byte.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from jsonargparse.typing import PositiveInt
 
@@ -42,11 +41,11 @@ def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: P
     from zoo.sweep import sweep
 
     with without_library_progress_bars():
-        rows, cards = sweep(models, suites, preset=preset, limit=limit, include_hub=hub, batch_size=batch_size)
+        result = sweep(models, suites, preset=preset, limit=limit, include_hub=hub, batch_size=batch_size)
     if check:
         target = Path(tempfile.mkdtemp(prefix="leaderboard-"))
         try:
-            names = render(rows, cards, target)
+            names = render(result, target)
             stale = board.differences(out, target, names)
         finally:
             shutil.rmtree(target, ignore_errors=True)
@@ -56,31 +55,63 @@ def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: P
             return 1
         print(f"leaderboard in {out} is up to date")
         return 0
-    render(rows, cards, out)
+    render(result, out)
+    rows = result.rows
     errors = sorted({row["model"] for row in rows if row["metric"] == "error"})
     print(f"{len({row['model'] for row in rows})} models, {len(rows)} rows"
-          + (f", errors: {', '.join(errors)}" if errors else ""))
-    print(f"wrote {out}: LEADERBOARD.md, leaderboard.csv, leaderboard.json, figures and {len(cards)} model cards")
+          + (f", errors: {', '.join(errors)}" if errors else "")
+          + (f"; skipped: {', '.join(suite for suite, _, _ in result.skipped)} (see LEADERBOARD.md)" if result.skipped else ""))
+    print(f"wrote {out}: LEADERBOARD.md, leaderboard.csv, leaderboard.json, figures and {len(result.folders)} model cards")
     return 0
 
 
-def render(rows: list[dict[str, Any]], cards: dict[str, Path], target: Path) -> list[str]:
+def render(result, target: Path) -> list[str]:
     """Write the board and each model's card into ``target``; returns the names written (relative to it).
 
     Args:
-        rows: Result rows of every model.
-        cards: Each model's model-card README.
+        result: The sweep (``zoo.sweep.SweepResult``): rows, items, built folders, what was skipped.
         target: The folder.
     """
     from benchmarks import leaderboard as board
     from benchmarks.harness import primary_metrics
     from zoo.paths import atomic_write_text
 
-    written = board.write(rows, primary_metrics(rows), target, {name: f"cards/{name}.md" for name in cards},
-                          studies=study_points({row["model"] for row in rows}))
-    for name, card in cards.items():
-        atomic_write_text(target / "cards" / f"{name}.md", Path(card).read_text(encoding="utf-8"))
-    return [*(path.name for path in written), *(f"cards/{name}.md" for name in sorted(cards))]
+    written = board.write(board.Board(
+        rows=result.rows, primary=primary_metrics(result.rows), items=result.items,
+        cards={name: f"cards/{name}.md" for name in result.folders},
+        studies=study_points({row["model"] for row in result.rows}), seen=seen_in_training(result.folders),
+        skipped=result.skipped), target)
+    for name, folder in result.folders.items():
+        atomic_write_text(target / "cards" / f"{name}.md", (Path(folder) / "README.md").read_text(encoding="utf-8"))
+    return [*(path.name for path in written), *(f"cards/{name}.md" for name in sorted(result.folders))]
+
+
+def seen_in_training(folders: dict[str, Path]) -> dict[str, dict[tuple[str, str], str]]:
+    """Per built model, the (suite, task) whose test items occur in its training text or in that of an entry
+    it was built from (its recipe's ``depends_on``, transitively), with a note naming whose and how many.
+
+    Args:
+        folders: The folder of each built model (the sweep's; dependencies are built before their users).
+    """
+    from benchmarks.contamination import seen_tasks
+    from zoo.registry import get_entry
+    from zoo.resolve import read_card
+
+    def lineage(name: str) -> list[str]:
+        found = [name]
+        for dependency in get_entry(name).depends_on:
+            found += [n for n in lineage(dependency) if n not in found]
+        return found
+
+    seen: dict[str, dict[tuple[str, str], str]] = {}
+    for name, folder in sorted(folders.items()):
+        for source in lineage(name):
+            source_folder = folders.get(source) or Path(folder).parent / source
+            report = (read_card(source_folder) or {}).get("contamination") if source_folder.is_dir() else None
+            for task, (count, total) in sorted(seen_tasks(report or {}).items()):
+                seen.setdefault(name, {}).setdefault(task, f"{count} of {total} test items in the training text of "
+                                                           + ("this model" if source == name else source))
+    return seen
 
 
 def study_points(models: set[str]) -> dict[str, dict[str, tuple[float, bool]]]:

@@ -1,4 +1,8 @@
-"""``zoo build NAME``: train a registry entry by its recipe, test it, export its folder."""
+"""``zoo build NAME``: train a registry entry by its recipe, test it, export its folder.
+
+Every build records in its card the 13-gram contamination of its training text by the suites' test
+items (``benchmarks.contamination``); ``record_contamination`` adds it to a folder built before.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from zoo.checkpoint import export_module
+import yaml
+
+from benchmarks.contamination import contamination_report
+from zoo.checkpoint import export_module, model_card_markdown, module_class, portable
 from zoo.console import lightning_info_hidden, without_library_progress_bars
 from zoo.errors import ZooError
 from zoo.lightning_cli import lightning_cli
@@ -49,10 +56,58 @@ def build(name: str, preset: str = "full", force: bool = False, _building: tuple
     # The recipe names its base (and any prior or generator) by registry name: a smoke build uses their smoke builds.
     with using_preset(preset):
         cli, metrics = fit_and_test([*args, "--trainer.default_root_dir", str(run_dir)])
+        # Dependencies are not merged in: each folder records its own training text (the board combines them).
+        contamination = contamination_report(cli.datamodule.training_texts())
         export_module(cli.model, out, name=name, metrics=metrics,
-                      extra_card={"preset": preset, "steps": int(cli.trainer.global_step)})
+                      extra_card={"preset": preset, "steps": int(cli.trainer.global_step),
+                                  "contamination": contamination})
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
     return out, read_card(out)
+
+
+def record_contamination(name: str, preset: str = "full") -> dict[str, Any]:
+    """Add the contamination report to the card of a folder built before builds recorded it; nothing is trained.
+
+    The DataModule is rebuilt from the resolved recipe the card records (what the folder was trained on,
+    even if the recipe file has changed since) and must reproduce the card's data fingerprint.
+    ``zoo_card.json`` and ``README.md`` are rewritten (each atomically; the card last): they describe
+    the folder and are not among its hashed output-shaping files, so its identity stays.
+
+    Args:
+        name: Registry name of a built entry.
+        preset: Which build (``full`` or ``smoke``).
+
+    Returns:
+        The report, as now in the card's ``contamination``.
+
+    Raises:
+        ZooError: The entry is not built at ``preset`` (or its card records no recipe), or its recorded
+            recipe no longer gives its training data.
+    """
+    from lightning import LightningDataModule
+    from lightning.pytorch.cli import LightningArgumentParser
+
+    if preset not in PRESETS:
+        raise ZooError(f"preset={preset!r} is not one of {', '.join(PRESETS)}")
+    out = checkpoints_dir(preset) / get_entry(name).name
+    card = read_card(out)
+    if not (card or {}).get("recipe"):
+        raise ZooError(f"{out}: no built folder with a recorded recipe; run `zoo build {name}"
+                       f"{'' if preset == 'full' else ' --preset ' + preset} --force`")
+    recipe = yaml.safe_load(card["recipe"].replace("$ZOO_HOME", str(zoo_home().resolve())))
+    parser = LightningArgumentParser(exit_on_error=False)
+    parser.add_lightning_class_args(LightningDataModule, "data", subclass_mode=True)
+    with using_preset(preset), lightning_info_hidden(), without_library_progress_bars():
+        datamodule = parser.instantiate(parser.parse_object({"data": recipe["data"]})).data
+        found = getattr(datamodule, "fingerprint", None)
+        if card.get("data_fingerprint") and found != card["data_fingerprint"]:
+            raise ZooError(f"{out}: its recorded recipe no longer gives its training data (data fingerprint {found}, "
+                           f"card {card['data_fingerprint']}); rebuild it with `zoo build {name} --force`")
+        # As export writes it (no local ZOO_HOME path), so the card is the one a build today would write.
+        card["contamination"] = portable(contamination_report(datamodule.training_texts()))
+    atomic_write_text(out / "README.md", model_card_markdown(card, module_class(card["class_path"], out / CARD_FILE)))
+    atomic_write_text(out / CARD_FILE, json.dumps(card, indent=2, sort_keys=True) + "\n")
+    return card["contamination"]
 
 
 def fit_and_test(args: list[str]):

@@ -192,6 +192,7 @@ def model_card_markdown(card: dict[str, Any], cls) -> str:
         "- Built with: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()), "",
         "The resolved recipe is under `recipe` in `zoo_card.json`; rerun it with `zoo fit -c recipe.yaml`.", "",
         *data_section(card.get("data_report")),
+        *contamination_section(card.get("contamination")),
         "## Metrics", "", "| metric | value |", "|---|---|", metrics, "",
         "## Load", "", "```python",
         "import zoo", f"module = zoo.load({(card.get('name') or 'local-dir:PATH')!r})  # LightningModule, files verified",
@@ -214,6 +215,22 @@ def data_section(report: dict[str, Any] | None) -> list[str]:
     elif mix:
         lines.append(f"- Mixed in: `{mix['source']}`, {mix['ratio']} per training document")
     return ["## Data", "", *lines, ""]
+
+
+def contamination_section(report: dict[str, Any] | None) -> list[str]:
+    """Model-card lines on the test items found in the training text (``benchmarks.contamination``): per
+    suite, each task's seen/items, the overlaps by design labelled; the tasks not checked, with why."""
+    if not report:
+        return []
+    lines = [(f"{report['n']}-gram overlap of the {report['training_words']:,} training words with each suite's "
+              f"test items (as lm-eval's decontamination; an item under {report['n']} words must occur whole), "
+              "seen/items per task:"), ""]
+    for suite, tasks in report["suites"].items():
+        counts = [f"{task} {c['seen']}/{c['items']}" + (" (by design)" if c["expected"] else "")
+                  for task, c in tasks.items()]
+        lines.append(f"- {suite}: " + (", ".join(counts) or "no task checked"))
+    lines += [f"- Not checked: {where} ({reason})" for where, reason in report["skipped"].items()]
+    return ["## Contamination", "", *lines, ""]
 
 
 # ---------------------------------------------------------------------- load

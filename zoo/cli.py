@@ -34,6 +34,7 @@ VERBS: dict[str, Any] = {
     "export": verbs.export,
     "world": verbs.world,
     "eval": verbs.evaluate,
+    "compare": verbs.compare,
     "leaderboard": board.leaderboard,
     "suites": verbs.suites,
     "study": verbs.study,

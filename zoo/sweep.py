@@ -9,44 +9,78 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tqdm import tqdm
 
-from benchmarks.harness import error_rows, evaluate
+from benchmarks.harness import error_rows, evaluate_with_items
 from benchmarks.suites import load_suite
-from zoo.builder import build
+from zoo.builder import build, record_contamination
 from zoo.errors import ZooError
 from zoo.registry import entries, get_entry, list_models
 
 
-def plan(pattern: str = "*", suites: list[str] | None = None, include_hub: bool = False) -> list[tuple[str, list[str]]]:
+class Plan(NamedTuple):
+    """Which models are evaluated on which suites, and what is left out and why."""
+
+    #: (model, its suites).
+    work: list[tuple[str, list[str]]]
+    #: (suite, the models it is left out for, the reason).
+    skipped: list[tuple[str, tuple[str, ...], str]]
+
+
+#: Why a real-data suite is left out of a board built without ``ZOO_DATA_DIR``.
+NO_DATA_DIR = ("reads the real data sets, and ZOO_DATA_DIR is not set: point it at them (SOURCES.md lists them) "
+               "or name the suite with --suites")
+#: Why the upstream hub entries are left out of a board built without ``--hub``.
+NO_HUB = "upstream hf-hub releases need the network: pass --hub"
+
+
+def plan(pattern: str = "*", suites: list[str] | None = None, include_hub: bool = False) -> Plan:
     """Which models are evaluated on which suites: registry entries matching ``pattern`` with their suites.
 
     Hub entries join only with ``include_hub`` (they need the network); suites that read real data join
-    only when ``ZOO_DATA_DIR`` is set, unless named in ``suites``.
+    only when ``ZOO_DATA_DIR`` is set, unless named in ``suites``. What is left out is said, with the reason.
 
     Args:
         pattern: Registry names (fnmatch pattern).
         suites: Only these suites (None: each entry's own).
         include_hub: Also the upstream hub entries.
     """
-    chosen = []
+    chosen, left_out = [], {}
     for name in list_models(pattern):
         entry = entries()[name]
-        if entry.recipe is None and not include_hub:
-            continue
         wanted = [s for s in entry.suites if suites is None or s in suites]
+        if entry.recipe is None and not include_hub:
+            for suite in wanted:
+                left_out.setdefault((suite, NO_HUB), []).append(name)
+            continue
         if suites is None and not os.environ.get("ZOO_DATA_DIR"):
-            wanted = [s for s in wanted if not load_suite(s).real_data]
+            for suite in [s for s in wanted if load_suite(s).real_data]:
+                left_out.setdefault((suite, NO_DATA_DIR), []).append(name)
+                wanted.remove(suite)
         if wanted:
             chosen.append((name, wanted))
-    return chosen
+    return Plan(chosen, [(suite, tuple(models), reason) for (suite, reason), models in sorted(left_out.items())])
+
+
+class SweepResult(NamedTuple):
+    """What a board is made of: rows, per-item outcomes, each built model's folder, what was left out."""
+
+    rows: list[dict[str, Any]]
+    #: Per (model, suite), the per-item outcomes of each task.
+    items: dict[tuple[str, str], dict[str, dict[str, Any]]]
+    #: The folder of each built model.
+    folders: dict[str, Path]
+    skipped: list[tuple[str, tuple[str, ...], str]]
 
 
 def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "full", limit: int | None = None,
-          include_hub: bool = False, batch_size: int = 64) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+          include_hub: bool = False, batch_size: int = 64) -> SweepResult:
     """Build what is missing, evaluate what is not cached; a failing model becomes error rows.
+
+    A model built by an older version without a contamination report in its card gets one
+    (``zoo.builder.record_contamination``).
 
     Args:
         pattern: Registry names (fnmatch pattern).
@@ -55,32 +89,38 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
         limit: Documents per task (a quick look).
         include_hub: Also the upstream hub entries.
         batch_size: Requests per forward pass.
-
-    Returns:
-        The rows, and the model-card README of each built model.
     """
-    work = plan(pattern, suites, include_hub)
+    work, skipped = plan(pattern, suites, include_hub)
     if not work:
         raise ZooError(f"no model with suites matches '{pattern}'" + (f" and {suites}" if suites else "")
-                       + "; `zoo list` shows the models, benchmarks/suites the suites")
+                       + "; `zoo list` shows the models, benchmarks/suites the suites"
+                       + "".join(f"; {suite} is left out: {reason}" for suite, _, reason in skipped))
+    for suite, models, reason in skipped:
+        print(f"skipping {suite} for {', '.join(models)}: {reason}")
     failed: dict[str, BaseException] = {}
-    cards: dict[str, Path] = {}
+    folders: dict[str, Path] = {}
     for name, _ in tqdm(work, desc="build", unit="model"):
         if get_entry(name).recipe is None:
             continue
         try:
-            folder, _ = build(name, preset=preset)
-            cards[name] = folder / "README.md"
+            folder, card = build(name, preset=preset)
+            if "contamination" not in card:
+                record_contamination(name, preset)
+            folders[name] = folder
         except Exception as error:  # a model that fails becomes an error row, not a crashed sweep
             failed[name] = error
     rows: list[dict[str, Any]] = []
+    items: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     pairs = [(name, suite) for name, names in work for suite in names]
     for name, suite in tqdm(pairs, desc="evaluate", unit="suite"):
         if name in failed:
             rows += error_rows(name, suite, failed[name])
             continue
         try:
-            rows += evaluate(name, suite, limit=limit, batch_size=batch_size, preset=preset)
+            evaluation = evaluate_with_items(name, suite, limit=limit, batch_size=batch_size, preset=preset)
         except Exception as error:
             rows += error_rows(name, suite, error)
-    return rows, cards
+            continue
+        rows += evaluation.rows
+        items[(name, load_suite(suite).name)] = evaluation.items
+    return SweepResult(rows, items, folders, skipped)

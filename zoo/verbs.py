@@ -157,21 +157,81 @@ def format_rows(rows: list[dict]) -> str:
     Args:
         rows: Result rows of one model on one suite.
     """
-    header = ("task", "version", "n-shot", "metric", "value", "", "stderr")
+    header = ("task", "version", "n-shot", "metric", "value", "", "stderr", "95% CI (bootstrap)", "n")
     lines = [[r["task"], r["task_version"], str(r["n_shot"]), f"{r['metric']} {'↑' if r['higher_is_better'] else '↓'}",
               "—" if r["value"] is None else f"{r['value']:.4f}", "±",
-              "—" if r["stderr"] is None else f"{r['stderr']:.4f}"] for r in rows]
-    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
-
-    def render(cells) -> str:
-        return "|" + "|".join(f" {str(c):<{w}} " for c, w in zip(cells, widths)) + "|"
-
+              "—" if r["stderr"] is None else f"{r['stderr']:.4f}",
+              "—" if r.get("ci_low") is None else f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]",
+              "—" if r.get("n_items") is None else str(r["n_items"])] for r in rows]
     first = rows[0] if rows else {}
     title = (f"{first.get('model')} on {first.get('suite')} (identity {str(first.get('model_identity'))[:18]}, "
              f"suite {str(first.get('suite_hash'))[:12]})")
     failures = [f"{r['task']}: {r['error']}" for r in rows if r.get("error")]
-    return "\n".join([title, render(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(render, lines),
-                      *(f"error in {failure}" for failure in failures)])
+    return "\n".join([title, text_table(header, lines), *(f"error in {failure}" for failure in failures)])
+
+
+def text_table(header: tuple[str, ...], lines: list[list[str]]) -> str:
+    """A Markdown-style table with padded columns, for the console.
+
+    Args:
+        header: The column names.
+        lines: The cells of each line.
+    """
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]
+
+    def render(cells) -> str:
+        return "|" + "|".join(f" {c!s:<{w}} " for c, w in zip(cells, widths)) + "|"
+
+    return "\n".join([render(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(render, lines)])
+
+
+def compare(first: str, second: str, /, *, suite: str, limit: PositiveInt | None = None,
+            batch_size: PositiveInt = 64, preset: Preset = "full", cache: bool = True) -> int:
+    """Compare two models item by item on a suite: per task, the paired difference with its 95 % paired-bootstrap
+    interval and, for accuracy-like metrics, McNemar's exact test (both models are evaluated, or served from the cache).
+
+    Args:
+        first: Registry name, local-dir:/path or hf-hub:org/name.
+        second: The model to compare it with.
+        suite: Suite name (`zoo suites` lists them) or a suite file.
+        limit: Score at most this many documents per task (both models the same ones).
+        batch_size: Requests per forward pass.
+        preset: Which build of registry names.
+        cache: Serve cached results; --no-cache recomputes them.
+    """
+    from benchmarks.compare import compare as compare_models
+    from benchmarks.harness import evaluate_with_items
+    from zoo.console import without_library_progress_bars
+
+    with without_library_progress_bars():
+        first_run, second_run = (evaluate_with_items(model, suite, limit=limit, batch_size=batch_size, preset=preset,
+                                                     use_cache=cache) for model in (first, second))
+    print(format_comparison(first, second, compare_models(first_run, second_run)))
+    return 0
+
+
+def format_comparison(first: str, second: str, comparisons: list) -> str:
+    """The table of ``zoo compare``: per task and metric both values, their paired difference and the tests.
+
+    Args:
+        first: The first model's name.
+        second: The second's.
+        comparisons: ``benchmarks.compare.compare`` of their evaluations.
+    """
+    from benchmarks.stats import BOOTSTRAP_ITERS, BOOTSTRAP_SEED
+
+    header = ("task", "metric", "n", "first", "second", "first - second [95% CI]", "McNemar p", "better")
+    lines = []
+    for c in comparisons:
+        difference = ("no items" if c.difference is None else
+                      f"{c.difference.value:+.4f} [{c.difference.low:+.4f}, {c.difference.high:+.4f}]")
+        lines.append([c.task, f"{c.metric} {'↑' if c.higher_is_better else '↓'}", "—" if c.n_items is None else str(c.n_items),
+                      "—" if c.first is None else f"{c.first:.4f}", "—" if c.second is None else f"{c.second:.4f}",
+                      difference, "—" if c.mcnemar_p is None else f"{c.mcnemar_p:.4f}",
+                      {"first": first, "second": second}.get(c.verdict, c.verdict)])
+    title = (f"first: {first}, second: {second}; paired over the same items (percentile bootstrap, "
+             f"{BOOTSTRAP_ITERS} resamples, seed {BOOTSTRAP_SEED}); 'better' names a model when the interval excludes 0")
+    return "\n".join([title, text_table(header, lines)])
 
 
 def suites(*, pin: str | None = None) -> int:

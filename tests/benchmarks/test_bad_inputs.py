@@ -20,6 +20,7 @@ from benchmarks import leaderboard
 from benchmarks.suites import SUITES_DIR, load_suite, pin
 from tests.benchmarks.suite_kit import CLOZE, write_suite
 from zoo.errors import ZooError
+from zoo.sweep import SweepResult
 
 #: The repository's own suites folder (tests patch ``benchmarks.suites.SUITES_DIR``, never this).
 SHIPPED = SUITES_DIR
@@ -319,14 +320,14 @@ def test_leaderboard_out_that_is_a_file_is_one_line(tmp_path, place, message):
     blocker.write_text("keep me")
     out = blocker if place == "file" else blocker / "sub"
     with pytest.raises(ZooError) as raised:
-        leaderboard.write(ROWS, PRIMARY, out)
+        leaderboard.write(leaderboard.Board(ROWS, PRIMARY), out)
     assert f"cannot write {out / 'LEADERBOARD.md'}" in str(raised.value)
     assert message.format(out=out) in str(raised.value)
     assert blocker.read_text() == "keep me" and snapshot(tmp_path) == {"board": b"keep me"}
 
 
 def test_leaderboard_cli_out_that_is_a_file_is_one_line(tmp_path, monkeypatch, run_zoo):
-    monkeypatch.setattr("zoo.sweep.sweep", lambda *a, **k: (ROWS, {}))
+    monkeypatch.setattr("zoo.sweep.sweep", lambda *a, **k: SweepResult(ROWS, {}, {}, []))
     monkeypatch.setattr("benchmarks.harness.primary_metrics", lambda rows: PRIMARY)
     (tmp_path / "board").write_text("keep me")
     code, _, err = run_zoo("leaderboard", "--out", tmp_path / "board")
@@ -335,7 +336,7 @@ def test_leaderboard_cli_out_that_is_a_file_is_one_line(tmp_path, monkeypatch, r
 
 
 def test_a_board_that_fails_to_render_leaves_the_old_one_whole(tmp_path, monkeypatch):
-    leaderboard.write(ROWS, PRIMARY, tmp_path)
+    leaderboard.write(leaderboard.Board(ROWS, PRIMARY), tmp_path)
     before = snapshot(tmp_path)
 
     def broken(*args, **kwargs):
@@ -343,5 +344,5 @@ def test_a_board_that_fails_to_render_leaves_the_old_one_whole(tmp_path, monkeyp
 
     monkeypatch.setattr(leaderboard, "render_png", broken)
     with pytest.raises(RuntimeError, match="no figure"):
-        leaderboard.write([{**ROWS[0], "value": 0.9}], PRIMARY, tmp_path)
+        leaderboard.write(leaderboard.Board([{**ROWS[0], "value": 0.9}], PRIMARY), tmp_path)
     assert snapshot(tmp_path) == before, "no file was rewritten, no temporary file is left"

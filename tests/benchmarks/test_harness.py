@@ -280,3 +280,61 @@ def test_eval_verb_prints_a_table_and_bad_input_exits_2(tiny_folder, run_zoo):
     assert code == 2 and "did you mean base-lm-tiny" in err
     code, _, err = run_zoo("eval", f"local-dir:{tiny_folder}", "--suite", "nope")
     assert code == 2 and "unknown suite 'nope'" in err
+
+
+def test_items_are_cached_with_the_rows_and_give_back_each_value(tiny_folder):
+    from benchmarks.stats import metric_value
+
+    reference = f"local-dir:{tiny_folder}"
+    evaluation = harness.evaluate_with_items(reference, "tinyworld-general", limit=8)
+    for row in evaluation.rows:
+        items = evaluation.items[row["task"]]
+        outcomes = items["outcomes"][row["metric"]]
+        assert len(outcomes) == len(items["doc_hash"]) == row["n_items"] > 0
+        # The board's intervals and paired tests resample these items: they must aggregate to the row's value.
+        assert metric_value(row["metric"], outcomes) == pytest.approx(row["value"], rel=1e-9)
+        assert row["ci_low"] <= row["value"] <= row["ci_high"]
+    cloze = evaluation.items["zoo_tinyworld_general_cloze"]
+    assert cloze["n_choices"] == [4] * 8 and set(cloze["gold"]) <= {0, 1, 2, 3}
+    assert [float(p == g) for p, g in zip(cloze["pred"], cloze["gold"])] == cloze["outcomes"]["acc"]
+    assert "pred" not in evaluation.items["zoo_tinyworld_general_heldout"]
+    assert harness.evaluate_with_items(reference, "tinyworld-general", limit=8) == evaluation, "served from the cache"
+
+
+def test_rows_record_the_machine_that_ran_them(tiny_folder):
+    import torch
+
+    (row, *_) = harness.evaluate(f"local-dir:{tiny_folder}", "tinyworld-general", limit=2)
+    assert row["isa"] == torch.backends.cpu.get_cpu_capability() and row["threads"] == torch.get_num_threads()
+    assert row["cpu"] and row["cpu"] == harness.machine()["cpu"]
+    if torch.backends.mkl.is_available():
+        assert "blas=mkl" in row["math_kernels"]
+
+
+def test_compare_verb_pairs_a_zoo_folder_with_a_plain_one(tiny_folder, tmp_path, run_zoo):
+    import torch
+
+    import zoo
+    from zoo.checkpoint import export_module
+
+    module = zoo.load(f"local-dir:{tiny_folder}")
+    with torch.no_grad():
+        module.net.model.norm.weight *= 3.0
+    plain = export_module(module, tmp_path / "other")
+    (plain / "zoo_card.json").unlink()  # a plain HF folder: scored through HFLM
+    code, out, err = run_zoo("compare", f"local-dir:{tiny_folder}", f"local-dir:{plain}", "--suite",
+                             "tinyworld-general", "--limit", "8")
+    assert code == 0, err
+    first = harness.evaluate_with_items(f"local-dir:{tiny_folder}", "tinyworld-general", limit=8)
+    second = harness.evaluate_with_items(f"local-dir:{plain}", "tinyworld-general", limit=8)
+    acc_first, acc_second = (next(r["value"] for r in e.rows if r["task"].endswith("cloze") and r["metric"] == "acc")
+                             for e in (first, second))
+    from benchmarks.stats import mcnemar_exact
+
+    expected_p = mcnemar_exact(first.items["zoo_tinyworld_general_cloze"]["outcomes"]["acc"],
+                               second.items["zoo_tinyworld_general_cloze"]["outcomes"]["acc"])
+    line = next(line for line in out.splitlines() if "zoo_tinyworld_general_cloze" in line and "acc ↑" in line)
+    assert f"{acc_first:.4f}" in line and f"{acc_second:.4f}" in line and f"{expected_p:.4f}" in line
+    assert f"{acc_first - acc_second:+.4f} [" in line
+    code, _, err = run_zoo("compare", f"local-dir:{tiny_folder}", "base-lm-tny", "--suite", "tinyworld-general")
+    assert code == 2 and "did you mean base-lm-tiny" in err

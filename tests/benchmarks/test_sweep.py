@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import zoo.sweep
+from benchmarks.harness import Evaluation
 from zoo.errors import ZooError
 
 
@@ -13,33 +14,58 @@ def test_a_model_that_fails_to_build_becomes_an_error_row(monkeypatch):
         raise RuntimeError("out of memory while building")
 
     monkeypatch.setattr(zoo.sweep, "build", broken_build)
-    rows, cards = zoo.sweep.sweep("base-lm-tiny", ["tinyworld-general"])
-    assert cards == {}
+    rows, items, folders, _ = zoo.sweep.sweep("base-lm-tiny", ["tinyworld-general"])
+    assert folders == {} and items == {}
     assert [(r["model"], r["suite"], r["task"], r["metric"]) for r in rows] == [
         ("base-lm-tiny", "tinyworld-general", "*", "error")]
     assert rows[0]["error"] == "RuntimeError: out of memory while building"
 
 
 def test_a_model_that_fails_to_evaluate_becomes_an_error_row_and_the_sweep_goes_on(monkeypatch, tmp_path):
-    monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": (tmp_path / name, {}))
+    monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": (tmp_path / name, {"contamination": {}}))
 
     def evaluate(name, suite, **settings):
         if suite == "tinyworld-biomed":
             raise ValueError("a broken scorer")
-        return [{"model": name, "suite": suite, "task": "t", "metric": "acc", "error": None}]
+        return Evaluation([{"model": name, "suite": suite, "task": "t", "metric": "acc", "error": None}],
+                          {"t": {"doc_hash": ["d"], "outcomes": {"acc": [1.0]}}})
 
-    monkeypatch.setattr(zoo.sweep, "evaluate", evaluate)
-    rows, cards = zoo.sweep.sweep("base-lm-tiny", ["tinyworld-general", "tinyworld-biomed"])
-    assert cards == {"base-lm-tiny": tmp_path / "base-lm-tiny" / "README.md"}
+    monkeypatch.setattr(zoo.sweep, "evaluate_with_items", evaluate)
+    rows, items, folders, _ = zoo.sweep.sweep("base-lm-tiny", ["tinyworld-general", "tinyworld-biomed"])
+    assert folders == {"base-lm-tiny": tmp_path / "base-lm-tiny"}
+    assert items == {("base-lm-tiny", "tinyworld-general"): {"t": {"doc_hash": ["d"], "outcomes": {"acc": [1.0]}}}}
     assert [(r["suite"], r["metric"], r["error"]) for r in rows] == [
         ("tinyworld-general", "acc", None), ("tinyworld-biomed", "error", "ValueError: a broken scorer")]
 
 
 def test_plan_skips_real_suites_without_data_and_hub_entries(monkeypatch):
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
-    plan = dict(zoo.sweep.plan())
+    work, skipped = zoo.sweep.plan()
+    plan = dict(work)
     assert plan["base-lm-tiny"] == ["tinyworld-general", "tinyworld-biomed", "tinyworld-finance", "tinyworld-law"]
-    assert "adaptllm-medicine-llm" not in plan
+    assert "adaptllm-medicine-llm" not in plan and "adaptllm-biomed-real-tiny" not in plan
+    # What is left out is said, with the reason and the fix.
+    left_out = {(suite, reason): models for suite, models, reason in skipped}
+    assert {"base-lm-tiny", "adaptllm-biomed-real-tiny"} <= set(left_out["real-biomed", zoo.sweep.NO_DATA_DIR])
+    assert "ZOO_DATA_DIR is not set" in zoo.sweep.NO_DATA_DIR
+    # A hub release with suites is left out without --hub, and said so.
+    import dataclasses
+
+    registry = dict(zoo.sweep.entries())
+    registry["adaptllm-medicine-llm"] = dataclasses.replace(registry["adaptllm-medicine-llm"], suites=["real-biomed"])
+    monkeypatch.setattr(zoo.sweep, "entries", lambda: registry)
+    _, skipped = zoo.sweep.plan("adaptllm-medicine-llm")
+    assert skipped == [("real-biomed", ("adaptllm-medicine-llm",), zoo.sweep.NO_HUB)]
+
+
+def test_a_sweep_without_data_says_what_it_skipped(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
+    monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": (tmp_path / name, {"contamination": {}}))
+    monkeypatch.setattr(zoo.sweep, "evaluate_with_items", lambda name, suite, **settings: Evaluation([], {}))
+    *_, skipped = zoo.sweep.sweep("adaptllm-biomed-*")
+    assert ("real-biomed", ("adaptllm-biomed-real-tiny", "adaptllm-biomed-tiny"), zoo.sweep.NO_DATA_DIR) in skipped
+    assert (f"skipping real-biomed for adaptllm-biomed-real-tiny, adaptllm-biomed-tiny: {zoo.sweep.NO_DATA_DIR}"
+            in capsys.readouterr().out)
 
 
 def test_nothing_to_sweep_is_one_clear_error():

@@ -70,7 +70,7 @@ def test_build_builds_the_entries_its_recipe_names_first(monkeypatch, tmp_path):
     def fake_cli(args, run, trainer_defaults):
         fitted.append(args[1].rsplit("/", 1)[-1].removesuffix(".yaml"))
         trainer = SimpleNamespace(fit=lambda *a, **k: None, test=lambda *a, **k: [{"test/ppl": 1.0}], global_step=4)
-        return SimpleNamespace(model=None, datamodule=None, trainer=trainer)
+        return SimpleNamespace(model=None, datamodule=SimpleNamespace(training_texts=lambda: []), trainer=trainer)
 
     def fake_export(module, out, **card):
         out.mkdir(parents=True, exist_ok=True)
@@ -78,6 +78,7 @@ def test_build_builds_the_entries_its_recipe_names_first(monkeypatch, tmp_path):
 
     monkeypatch.setattr("zoo.builder.lightning_cli", fake_cli)
     monkeypatch.setattr("zoo.builder.export_module", fake_export)
+    monkeypatch.setattr("zoo.builder.contamination_report", lambda texts: {})
     monkeypatch.setattr("zoo.builder.read_card", lambda out: json.loads((out / "zoo_card.json").read_text()))
     folder, card = build("instruct-biomed-tiny", preset="smoke")
     assert fitted == ["base-lm-tiny", "instruct-synth-tiny", "instruct-biomed-tiny"]
