@@ -11,9 +11,10 @@ items. N-grams never cross training documents. Per task the report keeps two cou
 
 ``seen`` is what flags a task. A generated corpus repeats its sentence templates with other names
 and values, so a long item shares some 13-grams with training text it was never part of: every
-held-out tinyworld document has a few of its 13-grams in the other documents (2-28 %, median 13 %,
-for base-lm-tiny), while a document trained on has nearly all of them (~95 %). Any single 13-gram
-would flag all of them; a share tells the two apart. A short item, one n-gram, is seen whole or not.
+held-out tinyworld document has some of its 13-grams in the other documents (2-28 %, median 13 %,
+for base-lm-tiny; at most 47 % in any domain), while a document trained on has 95 % or more of them.
+Any single 13-gram would flag all of them; a share tells the two apart. A short item, one n-gram, is
+seen whole or not.
 
 The text of an item is what lm-eval would decontaminate: ``task.doc_to_decontamination_query(doc)``
 for a task that sets ``should_decontaminate``, otherwise the prompt followed by its gold target (for
@@ -250,7 +251,7 @@ class ItemIndex:
         per_task: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for (task, number), count in hits.items():
             per_task[task]["any_ngram"] += 1
-            per_task[task]["seen"] += count >= SEEN_SHARE * self.sizes[(task, number)]
+            per_task[task]["seen"] += count / self.sizes[(task, number)] >= SEEN_SHARE
         for template in found_templates:
             for task in self.templates[template]:
                 per_task[task]["templates_seen"] += 1
@@ -281,6 +282,11 @@ def template_fields(task) -> Sequence[str]:
 
 def _index_task(index: ItemIndex, name: str, task) -> dict[str, Any]:
     """Index a loaded task's items (and templates, if it declares them); returns its layout in the report.
+
+    Args:
+        index: The index of the suites' tasks.
+        name: The task's name.
+        task: Its lm-eval task object.
 
     Raises:
         ZooError: Its declared template fields do not give templates.

@@ -108,9 +108,8 @@ def seen_in_training(folders: dict[str, Path]) -> dict[str, dict[tuple[str, str]
         for source in lineage(name):
             source_folder = folders.get(source) or Path(folder).parent / source
             report = (read_card(source_folder) or {}).get("contamination") if source_folder.is_dir() else None
-            for task, (count, total) in sorted(seen_tasks(report or {}).items()):
-                seen.setdefault(name, {}).setdefault(task, f"{count} of {total} test items in the training text of "
-                                                           + ("this model" if source == name else source))
+            for task, note in sorted(seen_tasks(report or {}).items()):
+                seen.setdefault(name, {}).setdefault(task, f"{note} of " + ("this model" if source == name else source))
     return seen
 
 

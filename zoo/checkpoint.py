@@ -219,15 +219,23 @@ def data_section(report: dict[str, Any] | None) -> list[str]:
 
 def contamination_section(report: dict[str, Any] | None) -> list[str]:
     """Model-card lines on the test items found in the training text (``benchmarks.contamination``): per
-    suite, each task's seen/items, the overlaps by design labelled; the tasks not checked, with why."""
+    suite, each task's seen/items (and lm-eval's any-n-gram count where it differs), its question
+    templates seen, the overlaps by design labelled; the tasks not checked, with why."""
     if not report:
         return []
-    lines = [(f"{report['n']}-gram overlap of the {report['training_words']:,} training words with each suite's "
-              f"test items (as lm-eval's decontamination; an item under {report['n']} words must occur whole), "
-              "seen/items per task:"), ""]
+    n, share = report["n"], report["seen_share"]
+    lines = [(f"{n}-gram overlap of the {report['training_words']:,} training words with each suite's test items, "
+              f"seen/items per task: an item is seen when at least {share:.0%} of its {n}-grams occur in the "
+              f"training text (an item under {n} words must occur whole); \"any\" counts the items with at least "
+              "one (lm-eval's decontamination), where that differs; \"templates\" counts the question wordings "
+              "of a task that occur around other values."), ""]
     for suite, tasks in report["suites"].items():
-        counts = [f"{task} {c['seen']}/{c['items']}" + (" (by design)" if c["expected"] else "")
-                  for task, c in tasks.items()]
+        counts = []
+        for task, c in tasks.items():
+            notes = ([f"any {c['any_ngram']}"] if c["any_ngram"] != c["seen"] else []) + (
+                [f"templates {c['templates_seen']}/{c['templates']}"] if "templates" in c else []) + (
+                ["by design"] if c["expected"] else [])
+            counts.append(f"{task} {c['seen']}/{c['items']}" + (f" ({'; '.join(notes)})" if notes else ""))
         lines.append(f"- {suite}: " + (", ".join(counts) or "no task checked"))
     lines += [f"- Not checked: {where} ({reason})" for where, reason in report["skipped"].items()]
     return ["## Contamination", "", *lines, ""]

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from tqdm import tqdm
 
+from benchmarks.contamination import VERSION as CONTAMINATION_VERSION
 from benchmarks.harness import error_rows, evaluate_with_items
 from benchmarks.suites import load_suite
 from zoo.builder import build, record_contamination
@@ -79,8 +80,8 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
           include_hub: bool = False, batch_size: int = 64) -> SweepResult:
     """Build what is missing, evaluate what is not cached; a failing model becomes error rows.
 
-    A model built by an older version without a contamination report in its card gets one
-    (``zoo.builder.record_contamination``).
+    A model built by an older version, whose card has no contamination report or one of another version,
+    gets a current one (``zoo.builder.record_contamination``).
 
     Args:
         pattern: Registry names (fnmatch pattern).
@@ -104,7 +105,7 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
             continue
         try:
             folder, card = build(name, preset=preset)
-            if "contamination" not in card:
+            if (card.get("contamination") or {}).get("version") != CONTAMINATION_VERSION:
                 record_contamination(name, preset)
             folders[name] = folder
         except Exception as error:  # a model that fails becomes an error row, not a crashed sweep

@@ -1,5 +1,6 @@
-"""13-gram contamination: lm-eval's normalisation, planted items flagged, by-design overlaps, skipped suites,
-the report in every built card, and the instruction synthesizer's training text."""
+"""13-gram contamination: lm-eval's normalisation, planted items flagged, the 70 % share rule, question templates,
+by-design overlaps, skipped suites, the report in every built card, and the real training texts of a document LM
+and of the instruction synthesizer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,19 @@ import re
 import pytest
 import yaml
 
-from benchmarks.contamination import N, load_task, contamination_report, item_ngrams, item_text, seen_tasks, words
+from benchmarks.contamination import (
+    MAX_GAP,
+    ItemIndex,
+    N,
+    contamination_report,
+    item_ngrams,
+    item_template,
+    item_text,
+    load_task,
+    seen_tasks,
+    without_format,
+    words,
+)
 from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
 
@@ -18,10 +31,17 @@ TASKS = {part: f"zoo_tinyworld_general_{part}" for part in ("heldout", "cloze", 
 FILLER = "the weather was mild and nothing else happened that day in the village by the river"
 
 
-def counts(report: dict) -> dict[str, tuple[int, int]]:
-    """(seen, items) of each tinyworld-general task, by part."""
+def counts(report: dict) -> dict[str, tuple[int, int, int]]:
+    """(seen, any_ngram, items) of each tinyworld-general task, by part."""
     tasks = report["suites"][SUITE]
-    return {part: (tasks[task]["seen"], tasks[task]["items"]) for part, task in TASKS.items()}
+    return {part: (tasks[task]["seen"], tasks[task]["any_ngram"], tasks[task]["items"]) for part, task in TASKS.items()}
+
+
+def templates(report: dict) -> dict[str, tuple[int, int]]:
+    """(templates_seen, templates) of the tinyworld-general tasks that declare template fields, by part."""
+    tasks = report["suites"][SUITE]
+    return {part: (tasks[task]["templates_seen"], tasks[task]["templates"]) for part, task in TASKS.items()
+            if "templates" in tasks[task]}
 
 
 def first_item(part: str) -> str:
@@ -50,19 +70,71 @@ def test_planted_items_are_flagged_and_paraphrases_are_not():
     assert len(words(question)) < N < len(words(document))
     document_words = document.split()
     clean = contamination_report([FILLER], [SUITE])
-    assert clean["training_words"] == len(FILLER.split()) and counts(clean)["question"] == (0, 500)
+    assert clean["training_words"] == len(FILLER.split()) and counts(clean)["question"] == (0, 0, 500)
+    assert clean["version"] == 2 and clean["seen_share"] == 0.7
 
-    # A short item must occur whole; a long one is caught by any 13 of its words in a row.
+    # A short item must occur whole; 13 words of a long one are one n-gram of many: lm-eval's rule only.
     planted = contamination_report([f"{FILLER} {question.upper()} {FILLER}",
                                     f"{FILLER} {' '.join(document_words[40:40 + N])}"], [SUITE])
-    assert counts(planted)["question"] == (1, 500) and counts(planted)["heldout"][0] == 1
-    assert counts(planted)["short_answer"] == (1, 500), "the same question, with its answer after the prompt"
-    assert seen_tasks(planted)[(SUITE, TASKS["question"])] == (1, 500)
+    assert counts(planted)["question"] == (1, 1, 500) and counts(planted)["heldout"][:2] == (0, 1)
+    assert counts(planted)["short_answer"] == (1, 1, 500), "the same question, with its answer after the prompt"
+    assert seen_tasks(planted)[(SUITE, TASKS["question"])] == ("1 of 500 test items and 1 of 10 templates in the "
+                                                                "training text"), "the item holds its template"
+    assert (SUITE, TASKS["heldout"]) not in seen_tasks(planted)
+    # The whole document is seen, in any case and punctuation; it shares a 13-gram (a sentence template filled in
+    # alike) with another held-out document, which lm-eval's rule counts too.
+    whole = contamination_report([f"{FILLER} {document.upper().replace('.', ' ;')}"], [SUITE])
+    assert counts(whole)["heldout"] == (1, 2, 25)
 
     # A question without its answer, 12 words of the document, and 13 words cut across two documents are no match.
     partial = contamination_report([question.rsplit(" ", 1)[0], " ".join(document_words[40:40 + N - 1]),
                                     " ".join(document_words[40:47]), " ".join(document_words[47:40 + N])], [SUITE])
-    assert counts(partial)["question"][0] == 0 and counts(partial)["heldout"][0] == 0
+    assert counts(partial)["question"][:2] == (0, 0) and counts(partial)["heldout"][:2] == (0, 0)
+
+
+def test_an_item_is_seen_when_70_percent_of_its_ngrams_are():
+    """By hand: items of 22 words (10 n-grams each), of which the training text holds 9, 7 and 5 n-grams."""
+    items = [" ".join(f"{letter}{i}" for i in range(22)) for letter in "abc"]
+    index = ItemIndex()
+    assert index.add("task", items) == 3 and index.sizes == {("task", 0): 10, ("task", 1): 10, ("task", 2): 10}
+    # 13 + k - 1 words in a row hold k n-grams.
+    hits, _, total = index.scan([" ".join(items[0].split()[:21]), " ".join(items[1].split()[:19]),
+                                 " ".join(items[2].split()[:17])])
+    assert (hits, total) == ({("task", 0): 9, ("task", 1): 7, ("task", 2): 5}, 21 + 19 + 17)
+    assert index.counts(hits, set())["task"] == {"any_ngram": 3, "seen": 2}, "9 and 7 of 10 are seen, 5 is not"
+    # N-grams 0-4 in one document and 4-8 in another: 9 distinct n-grams of the item, the shared one counted once.
+    first = items[0].split()
+    hits, _, _ = index.scan([" ".join(first[:17]), " ".join(first[4:21])])
+    assert hits == {("task", 0): 9}
+
+
+def test_templates_are_the_items_without_their_fields_and_the_tasks_prompt_format():
+    text = "Question: What protein is Madanolol aimed at?\nAnswer: TNF-alpha"
+    template = item_template(text, ["Madanolol", "TNF-alpha"])
+    assert template == ("question", "what", "protein", "is", None, "aimed", "at", "answer", None)
+    other = item_template("Question: Who audits Tacepricorp Holdings?\nAnswer: Grant and Sons", ["Tacepricorp Holdings",
+                                                                                            "Grant and Sons"])
+    assert other == ("question", "who", "audits", None, "answer", None)
+    assert without_format({template, other}) == {("what", "protein", "is", None, "aimed", "at"), ("who", "audits", None)}
+    assert without_format({template}) == {template}, "one template alone: nothing tells its format from its wording"
+    with pytest.raises(ValueError, match="'Osaka' does not occur"):
+        item_template(text, ["Madanolol", "Osaka"])
+
+
+def test_question_templates_around_other_entities_are_seen_and_their_words_elsewhere_are_not():
+    # Another entity, another answer, another format: the wording is the template.
+    other = contamination_report(["<QUE> In which city was Zorbo Quillan born? <ANS> Lima </END>"], [SUITE])
+    assert templates(other) == {"question": (1, 10), "short_answer": (1, 10)}
+    assert counts(other)["question"] == (0, 0, 500)
+    assert seen_tasks(other)[(SUITE, TASKS["question"])] == "1 of 10 templates in the training text"
+    assert contamination_report([f"In which city was {' '.join(['x'] * MAX_GAP)} born"], [SUITE]) == other | {
+        "training_words": 4 + MAX_GAP + 1}, "a cut-out stands for up to MAX_GAP words"
+
+    # Reordered, too far apart, cut across documents, or without the words where the entity was: not the template.
+    for texts in (["Born in which city was Zorbo Quillan?"], ["Which city was Zorbo Quillan born in?"],
+                  [f"In which city was {' '.join(['x'] * (MAX_GAP + 1))} born"], ["In which city was", "Zorbo born"],
+                  ["In which city was born Zorbo Quillan"]):
+        assert templates(contamination_report(texts, [SUITE])) == {"question": (0, 10), "short_answer": (0, 10)}, texts
 
 
 def test_facts_taught_by_design_are_counted_but_not_flagged():
@@ -70,8 +142,8 @@ def test_facts_taught_by_design_are_counted_but_not_flagged():
     # The fact in a document's wording is the cloze item (by design); it is not the question item.
     fact = f"{FILLER}. {first_item('cloze')}. {FILLER}"
     report = contamination_report([fact], [SUITE])
-    assert report["suites"][SUITE][TASKS["cloze"]] == {"items": 500, "seen": 1, "expected": True}
-    assert counts(report)["question"] == (0, 500) and doc["answer"] in fact
+    assert report["suites"][SUITE][TASKS["cloze"]] == {"items": 500, "any_ngram": 1, "seen": 1, "expected": True}
+    assert counts(report)["question"] == (0, 0, 500) and doc["answer"] in fact
     assert seen_tasks(report) == {}
     expected = {task for suite in report["suites"].values() for task, c in suite.items() if c["expected"]}
     assert expected == {TASKS["cloze"]}, "held-out documents and questions are never by design"
@@ -93,31 +165,61 @@ def test_real_suites_without_their_data_and_evaluator_tasks_are_skipped(monkeypa
         contamination_report([], [str(mine)])
 
 
-def test_the_instruction_synthesizers_training_text(monkeypatch):
+def recipe_texts(path: str) -> tuple[dict, list[str]]:
+    """The data settings of a recipe and the training text its DataModule gives."""
+    from lightning import LightningDataModule
+    from lightning.pytorch.cli import LightningArgumentParser
+
+    data = yaml.safe_load((PROJECT_ROOT / path).read_text())["data"]
+    parser = LightningArgumentParser(exit_on_error=False)
+    parser.add_lightning_class_args(LightningDataModule, "data", subclass_mode=True)
+    return data, list(parser.instantiate(parser.parse_object({"data": data})).data.training_texts())
+
+
+def test_a_document_lms_training_text_flags_nothing():
+    """base-lm-tiny's data: the general tinyworld's training documents, the held-out ones left out.
+
+    Every held-out document shares some 13-grams with them (the world's sentence templates filled in
+    with other entities), so lm-eval's rule counts all; none is near the 70 % of a document trained on.
+    The documents never word a question as the suite does (tinyworld keeps question wording out of
+    its document templates), so no question template is seen either.
+    """
+    _, texts = recipe_texts("configs/base_lm/base-lm-tiny.yaml")
+    report = contamination_report(texts, [SUITE])
+    assert counts(report)["heldout"] == (0, 25, 25)
+    assert templates(report) == {"question": (0, 10), "short_answer": (0, 10)}
+    assert seen_tasks(report) == {}
+
+
+def test_the_instruction_synthesizers_training_text():
     """instruct-synth-tiny's data (its recipe's SynthesizerDataModule) against the general tinyworld's items.
 
-    It holds held-out documents whole: its contexts are the synthesizer entities' documents, the
-    DataModule's test documents among them. It holds no question item, though it is trained on the
-    very question templates the suite asks: the suite asks about the other (eval) entities, whose
-    questions never occur, so an exact-item check cannot see the template overlap.
+    It holds the held-out documents of the synthesizer entities whole: its contexts are their documents,
+    the DataModule's test documents among them. It holds no question item, though it is trained on the
+    very question templates the suite asks, about the other (eval) entities: only the template check sees it.
     """
-    from datamodules.instruction import SynthesizerDataModule
     from datamodules.tinyworld import generate_world
 
-    recipe = yaml.safe_load((PROJECT_ROOT / "configs/instruction_pretrain/instruct-synth-tiny.yaml").read_text())
-    assert recipe["data"]["class_path"] == "datamodules.instruction.SynthesizerDataModule"
-    texts = list(SynthesizerDataModule(**recipe["data"]["init_args"]).training_texts())
+    data, texts = recipe_texts("configs/instruction_pretrain/instruct-synth-tiny.yaml")
+    assert data["class_path"] == "datamodules.instruction.SynthesizerDataModule"
     report = contamination_report(texts, [SUITE])
-    flagged = seen_tasks(report)
-    assert flagged[(SUITE, TASKS["heldout"])][0] > 0
-    assert counts(report)["question"] == (0, 500) and counts(report)["short_answer"] == (0, 500)
+    # The held-out documents it trains on, by their text occurring verbatim as a context (without the title).
+    world = generate_world(domain="general", **data["init_args"]["world"])
+    bodies = {document["id"]: document["text"] for document in world.documents}
+    trained = sum(any(bodies[doc["id"]] in text for text in texts) for doc in load_task(TASKS["heldout"]).eval_docs)
+    assert 0 < trained < 25 and counts(report)["heldout"] == (trained, 25, 25)
+    assert counts(report)["question"] == (0, 0, 500) and counts(report)["short_answer"] == (0, 0, 500)
+    assert templates(report) == {"question": (10, 10), "short_answer": (10, 10)}
+    assert seen_tasks(report) == {(SUITE, TASKS["heldout"]): f"{trained} of 25 test items in the training text",
+                                  **{(SUITE, TASKS[part]): "10 of 10 templates in the training text"
+                                     for part in ("question", "short_answer")}}
 
-    world = generate_world(domain="general", **recipe["data"]["init_args"]["world"])
+    # Read off the text independently: its questions with the entity names masked hold every wording the suite asks.
     names = re.compile("|".join(re.escape(e["name"]) for e in world.entities))
-    trained = {" ".join(words(names.sub("X", q))) for text in texts for q in re.findall(r"<QUE> (.*?) <ANS>", text)}
+    wordings = {" ".join(words(names.sub("X", q))) for text in texts for q in re.findall(r"<QUE> (.*?) <ANS>", text)}
     asked = {" ".join(words(names.sub("X", q["question"]))).removeprefix("question ").removesuffix(" answer")
              for q in world.questions}
-    assert asked <= trained, "every template the suite asks is one the synthesizer trains on"
+    assert len(asked) == 10 and asked <= wordings
 
 
 @pytest.fixture(scope="module")

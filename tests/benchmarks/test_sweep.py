@@ -8,6 +8,9 @@ import zoo.sweep
 from benchmarks.harness import Evaluation
 from zoo.errors import ZooError
 
+#: A card whose contamination report is of this version (no report is recomputed).
+CURRENT = {"contamination": {"version": zoo.sweep.CONTAMINATION_VERSION}}
+
 
 def test_a_model_that_fails_to_build_becomes_an_error_row(monkeypatch):
     def broken_build(name, preset="full", force=False):
@@ -22,7 +25,7 @@ def test_a_model_that_fails_to_build_becomes_an_error_row(monkeypatch):
 
 
 def test_a_model_that_fails_to_evaluate_becomes_an_error_row_and_the_sweep_goes_on(monkeypatch, tmp_path):
-    monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": (tmp_path / name, {"contamination": {}}))
+    monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": (tmp_path / name, CURRENT))
 
     def evaluate(name, suite, **settings):
         if suite == "tinyworld-biomed":
@@ -60,7 +63,7 @@ def test_plan_skips_real_suites_without_data_and_hub_entries(monkeypatch):
 
 def test_a_sweep_without_data_says_what_it_skipped(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
-    monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": (tmp_path / name, {"contamination": {}}))
+    monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": (tmp_path / name, CURRENT))
     monkeypatch.setattr(zoo.sweep, "evaluate_with_items", lambda name, suite, **settings: Evaluation([], {}))
     *_, skipped = zoo.sweep.sweep("adaptllm-biomed-*")
     assert ("real-biomed", ("adaptllm-biomed-real-tiny", "adaptllm-biomed-tiny"), zoo.sweep.NO_DATA_DIR) in skipped
@@ -73,3 +76,13 @@ def test_nothing_to_sweep_is_one_clear_error():
         zoo.sweep.sweep("nothing-*", ["tinyworld-general"])
     assert str(raised.value) == ("no model with suites matches 'nothing-*' and ['tinyworld-general']; "
                                  "`zoo list` shows the models, benchmarks/suites the suites")
+
+
+@pytest.mark.parametrize(("card", "recorded"), [({}, True), ({"contamination": {"version": 1}}, True), (CURRENT, False)])
+def test_a_build_without_a_current_contamination_report_gets_one(monkeypatch, tmp_path, card, recorded):
+    calls = []
+    monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": (tmp_path / name, card))
+    monkeypatch.setattr(zoo.sweep, "record_contamination", lambda name, preset: calls.append((name, preset)))
+    monkeypatch.setattr(zoo.sweep, "evaluate_with_items", lambda name, suite, **settings: Evaluation([], {}))
+    zoo.sweep.sweep("base-lm-tiny", ["tinyworld-general"], preset="smoke")
+    assert calls == ([("base-lm-tiny", "smoke")] if recorded else [])
