@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Iterable
 
 from benchmarks.compare import tied_with_best
 from benchmarks.stats import bootstrap_interval
+from benchmarks.studies.report import arms_table, differences_table
 from zoo.paths import atomic_file
 
 FILES = ("LEADERBOARD.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png")
@@ -54,6 +55,8 @@ class Board:
         seen: Per model, the (suite, task) whose test items its training text (or that of a model it was
             built from) contains, with a note (``benchmarks.contamination``).
         skipped: Suites not evaluated: ``(suite, models, reason)``.
+        seed_studies: Per study run over seeds (``zoo study NAME``), its record (``study.json``) and the
+            folder of its files relative to the board.
     """
 
     rows: list[dict[str, Any]]
@@ -63,6 +66,7 @@ class Board:
     studies: dict[str, dict[str, tuple[float, bool]]] = field(default_factory=dict)
     seen: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
     skipped: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)
+    seed_studies: dict[str, tuple[dict[str, Any], str]] = field(default_factory=dict)
 
 
 def _columns(rows: list[dict[str, Any]], primary: dict[tuple[str, str], str]) -> list[Column]:
@@ -251,6 +255,11 @@ def render_markdown(board: Board, facts: dict[Column, ColumnFacts]) -> str:
             cells = [_cell(*_value_and_interval(values[model].get(c))) for c in shown]
             label = f"{model} (*method*)" if is_method else model
             lines.append(f"| {label} | {x:g} | " + " | ".join(cells) + " |")
+    for study, (record, folder) in sorted(board.seed_studies.items()):
+        lines += ["", f"## Study over {len(record['seeds'])} seeds: {study}", "",
+                  f"{record['claim']} Every arm at every seed, a fixed split; paired differences per seed with their "
+                  f"95 % t-interval ([table]({folder}/study.md), [figure]({folder}/study.png)). The tables above are "
+                  "single builds (one seed each).", "", *arms_table(record), "", *differences_table(record, record["headline"])]
     if notes:
         lines += ["", "## Marks", "", *(f"- {note}" for note in notes)]
     if board.skipped:

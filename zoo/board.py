@@ -80,10 +80,26 @@ def render(result, target: Path) -> list[str]:
         rows=result.rows, primary=primary_metrics(result.rows), items=result.items,
         cards={name: f"cards/{name}.md" for name in result.folders},
         studies=study_points({row["model"] for row in result.rows}), seen=seen_in_training(result.folders),
-        skipped=result.skipped), target)
+        skipped=result.skipped, seed_studies=seed_studies()), target)
     for name, folder in result.folders.items():
         atomic_write_text(target / "cards" / f"{name}.md", (Path(folder) / "README.md").read_text(encoding="utf-8"))
     return [*(path.name for path in written), *(f"cards/{name}.md" for name in sorted(result.folders))]
+
+
+def seed_studies() -> dict[str, tuple[dict, str]]:
+    """The committed studies run over seeds (``zoo study NAME``, of the current protocol): each record and the
+    folder of its files, relative to the board."""
+    import json
+
+    from benchmarks.studies.seeds import STUDY_PROTOCOL
+
+    found = {}
+    for path in sorted((RESULTS_DIR / "studies").glob("*/study.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        # Studies of an older protocol (a list of runs; a split that moved with the seed) are not shown as evidence.
+        if isinstance(record, dict) and record.get("protocol") == STUDY_PROTOCOL:
+            found[path.parent.name] = (record, f"studies/{path.parent.name}")
+    return found
 
 
 def seen_in_training(folders: dict[str, Path]) -> dict[str, dict[tuple[str, str], str]]:

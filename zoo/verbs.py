@@ -66,31 +66,51 @@ def build(name: str, /, *, preset: Preset = "full", force: bool = False) -> int:
     return 0
 
 
-#: A study's default seeds (DESIGN: at least 5) and table columns.
-STUDY_SEEDS = [0, 1, 2, 3, 4]
-STUDY_METRICS = ["test/cloze_acc", "test/question_acc", "test/ppl"]
+def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bool = False, out: Path | None = None,
+          trainer_args: list[str] | None = None) -> int:
+    """Run a study: every arm at every seed (runs are cached), then its table, paired differences and figure.
 
-
-def study(*, recipes: list[Path], out: Path, seeds: list[int] | None = None, base_from: Path | None = None,
-          metrics: list[str] | None = None, trainer_args: list[str] | None = None) -> int:
-    """Fit and test recipes over seeds; write the mean and spread per recipe (study.md, study.json) to OUT.
+    Writes study.md (each arm's mean and 95 % t-interval over seeds; per claim the paired difference per seed,
+    its mean and t-interval, the paired t-test and the sign test; the diagnosis of claims that do not show,
+    with diagnosis.md kept), study.json (every run and what produced it) and study.png into
+    benchmarks/results/studies/NAME. The split is fixed; a seed sets the initialisation and the data order.
 
     Args:
-        recipes: The recipes compared (configs/...yaml).
-        out: Folder of the study's files (e.g. benchmarks/results/studies/NAME).
-        seeds: The seeds; each sets the data order and initialisation of every recipe's run (default: 0 to 4).
-        base_from: Also test the starting weights: this recipe with no training step, labelled base.
-        metrics: Test metrics in the table (default: test/cloze_acc, test/question_acc, test/ppl).
-        trainer_args: LightningCLI overrides of every run, after a lone -- (a trainer max steps of 600, say).
+        name: A study of benchmarks/studies (adaptllm-biomed, collapse, instruction-pretrain-general...) or the
+            path of a study .yaml of your own.
+        seeds: Run these seeds instead of the study's (a variant of the study: give it its own --out).
+        allow_fewer_seeds: Accept fewer than 5 seeds (a quick look; the table says so).
+        out: Folder of the study's files (default: benchmarks/results/studies/NAME).
+        trainer_args: LightningCLI overrides of every run, after a lone -- (a trainer max steps of 600, say; a
+            variant of the study: give it its own --out).
     """
-    from benchmarks.studies.seeds import study as run_study
-    from zoo.builder import fit_and_test
+    import yaml
 
-    missing = [str(recipe) for recipe in [*recipes, *([base_from] if base_from else [])] if not Path(recipe).is_file()]
-    if missing:
-        raise ZooError(f"recipe not found: {', '.join(missing)}; recipes live under configs/")
-    print(run_study(recipes, seeds or STUDY_SEEDS, out, fit=lambda args: fit_and_test(args)[1],
-                    metrics=metrics or STUDY_METRICS, overrides=trainer_args or [], base_from=base_from))
+    from benchmarks.studies.protocol import RESULTS_DIR, load_study, with_seeds
+    from benchmarks.studies.report import write_study
+    from benchmarks.studies.seeds import study_runs
+    from zoo.builder import build as build_entry
+    from zoo.builder import fit_and_test
+    from zoo.registry import recipe_dependencies
+
+    spec = load_study(name, allow_fewer_seeds=allow_fewer_seeds)
+    if seeds is not None:
+        spec = with_seeds(spec, seeds)
+    if (seeds is not None or trainer_args) and out is None:
+        raise ZooError(f"--seeds or overrides after -- make a variant of study {spec.name}, whose folder holds the "
+                       "study as its file says; pass --out DIR for the variant's files")
+    out = out or RESULTS_DIR / spec.name
+    if out.exists() and not out.is_dir():
+        raise ZooError(f"--out {out} is a file; pass a folder for the study's files")
+    # The arms continue from, sample from or are taught by registry entries: those are built first, as zoo build does.
+    for _, recipe, _ in spec.runs:
+        for dependency in recipe_dependencies(yaml.safe_load(recipe.read_text(encoding="utf-8")), recipe.stem):
+            build_entry(dependency)
+    rows = study_runs(spec, fit=lambda args: fit_and_test(args)[1], overrides=trainer_args or [])
+    command = " ".join(["zoo study", name, *(["--seeds", *map(str, seeds)] if seeds is not None else []),
+                        *(["--allow-fewer-seeds"] if allow_fewer_seeds else []),
+                        *(["--", *trainer_args] if trainer_args else [])])
+    print(write_study(spec, rows, out, command, trainer_args or []))
     return 0
 
 

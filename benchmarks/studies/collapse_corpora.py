@@ -1,6 +1,6 @@
 """The collapse study's corpora side by side: n-gram statistics of human, synthetic and token-edited text.
 
-    python -m benchmarks.studies.collapse_corpora [--generator base-lm-tiny] [--prior base-lm-tiny] \\
+    python -m benchmarks.studies.collapse_corpora [--generator base-lm-tiny] [--prior toedit-prior-tiny] \\
         [--out benchmarks/results/studies/collapse]
 
 Human: the training documents of the general tinyworld (the split ``TextCorpusDataModule`` trains
@@ -37,7 +37,7 @@ def corpora(generator: str, prior: str) -> dict[str, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--generator", default="base-lm-tiny", help="LM the synthetic corpus is sampled from")
-    parser.add_argument("--prior", default="base-lm-tiny", help="prior LM of the token edits")
+    parser.add_argument("--prior", default="toedit-prior-tiny", help="prior LM of the token edits")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "benchmarks" / "results" / "studies" / "collapse")
     args = parser.parse_args()
 

@@ -1,35 +1,41 @@
-"""Multi-seed studies: fit and test several recipes over data seeds, report mean and spread.
+"""The runs of a study: every arm fitted and tested at every seed, each run cached.
 
-Each (recipe, seed) run is a fit then a test of the recipe with ``--data.init_args.seed`` and
-``--seed_everything`` set to the seed (continued pre-training starts from fixed weights, so the data
-seed, which orders and splits the data, is what varies). Fitting is the app layer's job: the caller
-passes ``fit``, which runs LightningCLI arguments as ``zoo fit`` + ``zoo test`` do and returns the test
-metrics. Runs are cached in ``ZOO_HOME/runs/studies`` by recipe, seed and overrides (a run equal to a
-registry entry's full build is read from its card); ``study`` writes the table (Markdown) and the
-per-run rows (JSON) to its ``out`` folder.
+Each (arm, seed) run is a fit then a test of the arm's recipe with ``--seed_everything`` and
+``--data.init_args.seed`` set to the seed: the initialisation and the order of the data. The split is
+never varied (the DataModules' ``split_seed`` stays at its default), so every seed of every arm is
+tested on the same documents and items, and what a prior, generator or synthesizer was trained on is
+the training split of every seed. Fitting is the app layer's job: the caller passes ``fit``, which runs
+LightningCLI arguments as ``zoo fit`` + ``zoo test`` do and returns the test metrics. Runs are cached in
+``ZOO_HOME/runs/studies`` by recipe text, seed and overrides, with what produced them (a run equal to a
+registry entry's full build is read from its card).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-import statistics
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
 
 import yaml
 from tqdm import tqdm
 
+from benchmarks.studies.protocol import Study
 from zoo.paths import PROJECT_ROOT, atomic_write_text, checkpoints_dir, zoo_home
 from zoo.registry import entries
 from zoo.resolve import read_card
 
 #: Fits and tests one run given its LightningCLI arguments; returns the test metrics.
 Fit = Callable[[list[str]], dict[str, float]]
+#: Bump when what a cached run means changes, so every cached run is redone. 2: the split is fixed and a seed
+#: sets the initialisation and data order only (before, the data seed also drew the split).
+STUDY_PROTOCOL = 2
 
 
-def built_metrics(recipe: Path, seed: int, overrides: list[str]) -> dict[str, float] | None:
-    """The test metrics of the zoo build of ``recipe`` when that build is this very run.
+def built_run(recipe: Path, seed: int, overrides: list[str]) -> dict[str, Any] | None:
+    """The run of the zoo build of ``recipe`` when that build is this very run: its metrics and identity.
 
     A registry entry's full build is its recipe at the recipe's own seeds, so the study's run at
     those seeds with no overrides would repeat it; its card already holds the test metrics.
@@ -45,71 +51,55 @@ def built_metrics(recipe: Path, seed: int, overrides: list[str]) -> dict[str, fl
     if overrides or not own_seed or entry is None or (PROJECT_ROOT / entry.recipe).resolve() != recipe.resolve():
         return None
     card = read_card(checkpoints_dir() / entry.name) if (checkpoints_dir() / entry.name).is_dir() else None
-    return card["metrics"] if card and card.get("preset") == "full" else None
+    if not card or card.get("preset") != "full":
+        return None
+    return {"metrics": card["metrics"], "run": f"build:{entry.name}",
+            "produced_by": {"identity": card.get("identity"), "versions": card.get("versions")}}
 
 
-def run(recipe: Path, seed: int, overrides: list[str], fit: Fit) -> dict[str, float]:
-    """Test metrics of one seeded fit of ``recipe`` (cached by recipe text, seed and overrides; a run
-    that equals the recipe's zoo build is read from the build's card).
+def run(recipe: Path, seed: int, overrides: list[str], fit: Fit) -> dict[str, Any]:
+    """One seeded fit and test of ``recipe``: its test ``metrics``, the ``run`` it is cached as and what
+    ``produced_by`` it (commit, libraries, machine, date). Cached by recipe text, seed and overrides; a run
+    that equals the recipe's zoo build is read from the build's card.
 
     Args:
         recipe: The LightningCLI recipe.
-        seed: Seed of the data (split and order) and of the initialisation.
+        seed: Seed of the initialisation and the data order (never of the split).
         overrides: Extra LightningCLI arguments of the run.
         fit: Fits and tests LightningCLI arguments, returning the test metrics.
     """
-    if (metrics := built_metrics(recipe, seed, overrides)) is not None:
-        return metrics
-    key = hashlib.sha256(json.dumps([recipe.read_text(), seed, overrides]).encode()).hexdigest()[:16]
+    if (built := built_run(recipe, seed, overrides)) is not None:
+        return built
+    key = hashlib.sha256(json.dumps([STUDY_PROTOCOL, recipe.read_text(), seed, overrides]).encode()).hexdigest()[:16]
     folder = zoo_home() / "runs" / "studies" / f"{recipe.stem}-s{seed}-{key}"
-    done = folder / "metrics.json"
+    done = folder / "run.json"
     if done.exists():
         return json.loads(done.read_text())
     metrics = fit(["-c", str(recipe), "--seed_everything", str(seed), "--data.init_args.seed", str(seed),
                    "--trainer.default_root_dir", str(folder), "--trainer.enable_progress_bar", "false", *overrides])
-    atomic_write_text(done, json.dumps(metrics, indent=1, sort_keys=True))
-    return metrics
+    record = {"metrics": metrics, "run": folder.name, "produced_by": produced_by()}
+    atomic_write_text(done, json.dumps(record, indent=1, sort_keys=True))
+    return record
 
 
-def summarise(rows: list[dict], metrics: list[str]) -> str:
-    """Markdown table: recipe x metric, mean ± sample std over seeds."""
-    recipes = list(dict.fromkeys(r["recipe"] for r in rows))
-    lines = ["| recipe | seeds | " + " | ".join(metrics) + " |", "|---|---:|" + "---:|" * len(metrics)]
-    for recipe in recipes:
-        runs = [r for r in rows if r["recipe"] == recipe]
-        cells = []
-        for metric in metrics:
-            values = [r["metrics"][metric] for r in runs if metric in r["metrics"]]
-            spread = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.3f} ± {spread:.3f}" if values else "—")
-        lines.append(f"| {recipe} | {len(runs)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+def produced_by() -> dict[str, Any]:
+    """What a run is made with besides its recipe: the source commit, the libraries, the machine, the date."""
+    from benchmarks.harness import git_commit, machine
+    from zoo.checkpoint import library_versions
+
+    return {"git_commit": git_commit(), "versions": library_versions(), "machine": machine(),
+            "date": dt.date.today().isoformat()}
 
 
-def study(recipes: Sequence[Path], seeds: Sequence[int], out: Path, fit: Fit,
-          metrics: Sequence[str] = ("test/cloze_acc", "test/question_acc", "test/ppl"),
-          overrides: Sequence[str] = (), base_from: Path | None = None) -> str:
-    """Run every recipe at every seed, write ``study.md`` and ``study.json`` into ``out``; returns the table.
+def study_runs(study: Study, fit: Fit, overrides: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Every arm of ``study`` at every seed (the base arm first): one row per run, with its arm and seed.
 
     Args:
-        recipes: The recipes compared.
-        seeds: Their seeds.
-        out: Folder of the study's files.
+        study: The study.
         fit: Fits and tests LightningCLI arguments, returning the test metrics (the app layer's).
-        metrics: Test metrics in the table.
-        overrides: Extra LightningCLI arguments of every run (``--trainer.max_steps=600``).
-        base_from: Also test the starting weights: this recipe with no training step, labelled ``base``.
+        overrides: LightningCLI arguments of every run after the study's own (``--trainer.max_steps=600``).
     """
-    # The base runs test the starting weights: the base recipe with no training step.
-    runs = [("base (no continued training)", base_from, [*overrides, "--trainer.max_steps", "0"])] if base_from else []
-    runs += [(recipe.stem, recipe, list(overrides)) for recipe in recipes]
-    pairs = [(label, recipe, extra, seed) for label, recipe, extra in runs for seed in seeds]
-    rows = [{"recipe": label, "seed": seed, "metrics": run(recipe, seed, extra, fit)}
-            for label, recipe, extra, seed in tqdm(pairs, desc="study", unit="run")]
-    table = summarise(rows, list(metrics))
-    out.mkdir(parents=True, exist_ok=True)
-    given = f" Overrides of every run: `{' '.join(overrides)}`." if overrides else ""
-    atomic_write_text(out / "study.md", f"# {out.name}\n\nGenerated by `zoo study` over seeds "
-                      f"{list(seeds)}.{given}\n\n{table}")
-    atomic_write_text(out / "study.json", json.dumps(rows, indent=1, sort_keys=True) + "\n")
-    return table
+    pairs = [(arm, recipe, [*study.overrides, *overrides, *own], seed)
+             for arm, recipe, own in study.runs for seed in study.seeds]
+    return [{"arm": arm, "seed": seed, **run(recipe, seed, extra, fit)}
+            for arm, recipe, extra, seed in tqdm(pairs, desc=f"study {study.name}", unit="run")]

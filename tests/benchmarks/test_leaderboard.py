@@ -162,3 +162,22 @@ def test_study_points_come_from_the_registry():
     points = study_points({"toedit-lm-tiny", "human-lm-tiny", "synthetic-75-lm-tiny", "base-lm-tiny"})
     assert points == {"collapse": {"human-lm-tiny": (0.0, False), "synthetic-75-lm-tiny": (0.75, False),
                                    "toedit-lm-tiny": (0.0, True)}}
+
+
+def test_a_study_over_seeds_gets_its_tables_beside_the_single_builds(tmp_path):
+    record = {"seeds": [0, 1, 2, 3, 4], "claim": "RC beats raw text.", "metrics": ["test/question_acc"],
+              "headline": "test/question_acc", "method": "rc",
+              "arms": [{"arm": "rc", "recipe": "configs/rc.yaml"}, {"arm": "raw", "recipe": "configs/raw.yaml"}],
+              "summary": {"rc": {"test/question_acc": {"mean": 0.31, "low": 0.29, "high": 0.33, "n": 5}},
+                          "raw": {"test/question_acc": {"mean": 0.27, "low": 0.25, "high": 0.29, "n": 5}}},
+              "comparisons": [{"metric": "test/question_acc", "better": "rc", "worse": "raw", "seeds": [0, 1, 2, 3, 4],
+                               "differences": [0.03, 0.05, 0.04, 0.02, 0.06], "mean": 0.04, "low": 0.0204,
+                               "high": 0.0596, "p_t": 0.004, "wins": 5, "ties": 0, "p_sign": 0.0625,
+                               "verdict": "shown"}]}
+    leaderboard.write(Board(ROWS, PRIMARY, seed_studies={"rc-study": (record, "studies/rc-study")}), tmp_path)
+    markdown = (tmp_path / "LEADERBOARD.md").read_text()
+    section = markdown[markdown.index("## Study over 5 seeds: rc-study"):]
+    assert "RC beats raw text." in section and "[table](studies/rc-study/study.md)" in section
+    assert "| rc (*method*) | `configs/rc.yaml` | 5 | 0.310 [0.290, 0.330] |" in section
+    assert "| rc > raw | +0.030 +0.050 +0.040 +0.020 +0.060 | +0.040 | [+0.020, +0.060] | 0.004 | 5 of 5, p 0.062 | yes |" \
+        in section

@@ -1,21 +1,176 @@
-"""Seed studies: a run is cached by recipe, seed and overrides; the summary is mean ± std."""
+"""Studies: the study files and their checks, the paired statistics by hand, cached seeded runs on a fixed split."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 
-from benchmarks.studies.seeds import run, study, summarise
+import pytest
+import torch
+
+from benchmarks.studies import paired, seeds
+from benchmarks.studies.protocol import MIN_SEEDS, STUDIES_DIR, load_study, study_names
 from tests.conftest import TINY
+from zoo.errors import ZooError
 from zoo.paths import PROJECT_ROOT
 
 RECIPE = PROJECT_ROOT / "configs" / "base_lm" / "base-lm-tiny.yaml"
+#: The studies issue 13 asks for, each with its file.
+SHIPPED = ["adaptllm-biomed", "adaptllm-finance", "adaptllm-law", "collapse", "instruction-pretrain-biomed",
+           "instruction-pretrain-general"]
 
 
-def test_summary_is_mean_and_sample_std():
-    rows = [{"recipe": "a", "seed": s, "metrics": {"acc": v}} for s, v in enumerate([0.4, 0.5, 0.6])]
-    rows.append({"recipe": "b", "seed": 0, "metrics": {"acc": 0.3}})
-    table = summarise(rows, ["acc", "missing"])
-    assert "| a | 3 | 0.500 ± 0.100 | — |" in table and "| b | 1 | 0.300 ± 0.000 | — |" in table
+# ---------------------------------------------------------------------- study files
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_study_follows_the_protocol(name):
+    study = load_study(name)
+    assert len(study.seeds) >= MIN_SEEDS and not study.allow_fewer_seeds
+    assert study.headline in study.metrics and study.claim and study.paper
+    assert study.method in study.arms and set(study.baselines) <= set(study.arms)
+    assert all(recipe.is_file() for _, recipe, _ in study.runs)
+
+
+def test_the_shipped_studies_are_the_listed_ones():
+    assert set(SHIPPED) <= set(study_names())
+
+
+GOOD = {"description": "d", "claim": "c", "headline": "test/ppl", "metrics": ["test/ppl"],
+        "arms": {"a": "configs/base_lm/base-lm-tiny.yaml", "b": "configs/toedit/human-lm-tiny.yaml"},
+        "method": "a", "baselines": ["b"]}
+
+
+def write_study(tmp_path, **changes) -> str:
+    spec = {**GOOD, **changes}
+    path = tmp_path / "mine.yaml"
+    path.write_text(json.dumps({k: v for k, v in spec.items() if v is not None}))  # JSON is YAML
+    return str(path)
+
+
+def test_a_study_file_of_ones_own_loads_with_the_protocol_defaults(tmp_path):
+    study = load_study(write_study(tmp_path, contrasts=[["b", "a"]], base_from="configs/base_lm/base-lm-tiny.yaml"))
+    assert study.name == "mine" and study.seeds == (0, 1, 2, 3, 4) and study.comparisons == [("a", "b"), ("b", "a")]
+    assert [(arm, own) for arm, _, own in study.runs] == [("base", ["--trainer.max_steps", "0"]), ("a", []), ("b", [])]
+
+
+@pytest.mark.parametrize("changes, problem, fix", [
+    ({"colour": "red"}, "unknown key(s) colour", "the keys are description"),
+    ({"claim": None}, "missing key(s) claim", "see benchmarks/studies/protocol.py"),
+    ({"arms": {"a": "configs/nope.yaml", "b": "configs/toedit/human-lm-tiny.yaml"}}, "recipe configs/nope.yaml not found",
+     "recipes live under configs/"),
+    ({"seeds": [0, 1, 2]}, "3 seeds; the protocol asks for at least 5", "set allow_fewer_seeds: true"),
+    ({"seeds": [0], "allow_fewer_seeds": True}, "1 seed; an interval over seeds needs at least 2", "protocol asks"),
+    ({"seeds": [0, 1, 1, 2, 3]}, "repeat a seed", "list each seed once"),
+    ({"seeds": "0-4"}, "seeds must be a list of integers", "e.g. seeds: [0, 1, 2, 3, 4]"),
+    ({"method": "c"}, "'c' is not an arm", "add it to arms"),
+    ({"baselines": ["a"]}, "among its own baselines", "remove it from baselines"),
+    ({"baselines": []}, "baselines is empty", "name the arms the method is claimed to beat"),
+    ({"contrasts": [["a"]]}, "contrasts must be a list of [better, worse] arm pairs", "fix the study file"),
+    ({"headline": "test/cloze_acc"}, "headline metric test/cloze_acc is not among metrics", "add it to metrics"),
+    ({"arms": {"base": "configs/base_lm/base-lm-tiny.yaml"}}, "arm name 'base' is the base_from arm's", "name the arm"),
+    ({"allow_fewer_seeds": "yes"}, "allow_fewer_seeds must be true or false", "fix the study file"),
+])
+def test_a_bad_study_file_is_one_line_naming_the_problem_and_the_fix(tmp_path, changes, problem, fix):
+    with pytest.raises(ZooError) as error:
+        load_study(write_study(tmp_path, **changes))
+    message = str(error.value)
+    assert problem in message and fix in message and "\n" not in message
+
+
+def test_fewer_seeds_pass_when_allowed(tmp_path):
+    assert load_study(write_study(tmp_path, seeds=[3, 4], allow_fewer_seeds=True)).seeds == (3, 4)
+    assert load_study(write_study(tmp_path, seeds=[3, 4]), allow_fewer_seeds=True).seeds == (3, 4)
+
+
+@pytest.mark.parametrize("text, problem", [("arms: [unclosed", "not readable YAML"), ("- a list", "is a mapping")])
+def test_a_malformed_study_file_is_one_line(tmp_path, text, problem):
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ZooError, match=problem) as error:
+        load_study(str(tmp_path / "bad.yaml"))
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name, problem", [("nope", "unknown study 'nope'; one of adaptllm-biomed"),
+                                           ("../studies/collapse", "unknown study"),
+                                           ("missing.yaml", "study file missing.yaml not found")])
+def test_an_unknown_study_names_the_studies(name, problem):
+    with pytest.raises(ZooError, match=problem):
+        load_study(name)
+    assert not (STUDIES_DIR / "nope.yaml").exists()
+
+
+# ---------------------------------------------------------------------- paired statistics, by hand
+#: Five seeds' differences 0.01..0.05: mean 0.03, s = sqrt(2.5e-4) = 0.0158114, s / sqrt(5) = 0.0070711.
+DIFFERENCES = [0.01, 0.02, 0.03, 0.04, 0.05]
+T_975_4 = 2.776445  # Student's t, 97.5th percentile, 4 degrees of freedom (tables: 2.776)
+
+
+def test_t_interval_by_hand():
+    mean, low, high = paired.t_interval(DIFFERENCES)
+    half = T_975_4 * math.sqrt(2.5e-4) / math.sqrt(5)  # = 0.019632
+    assert mean == pytest.approx(0.03) and low == pytest.approx(0.03 - half) and high == pytest.approx(0.03 + half)
+    assert (round(low, 4), round(high, 4)) == (0.0104, 0.0496)
+
+
+def test_paired_t_test_by_hand():
+    # t = 0.03 / 0.0070711 = 3 sqrt(2); Student's t with 4 degrees of freedom has the closed form
+    # F(t) = 1/2 + (3/8) u (1 - t^2 / (12 (1 + t^2/4))) with u = t / sqrt(1 + t^2/4).
+    t = 3 * math.sqrt(2)
+    u = t / math.sqrt(1 + t * t / 4)
+    cdf = 0.5 + 3 / 8 * u * (1 - t * t / (12 * (1 + t * t / 4)))
+    assert paired.paired_t_p(DIFFERENCES) == pytest.approx(2 * (1 - cdf), rel=1e-9)
+    assert round(paired.paired_t_p(DIFFERENCES), 4) == 0.0132
+    assert paired.paired_t_p([0.02] * 5) == 0.0 and paired.paired_t_p([0.0] * 5) == 1.0, "no spread: the limit"
+
+
+def test_sign_test_by_hand():
+    assert paired.sign_test(DIFFERENCES) == (5, 0, 0, 2 / 32), "5 of 5: p = 2 * (1/2)^5"
+    # Ties are set apart: 3 wins and 1 loss of 4, p = 2 * P(Binomial(4, 1/2) <= 1) = 2 * 5/16.
+    assert paired.sign_test([0.01, 0.0, -0.02, 0.03, 0.04]) == (3, 1, 1, 0.625)
+    assert paired.sign_test(DIFFERENCES, higher=False) == (0, 5, 0, 2 / 32), "for a perplexity, a rise loses"
+
+
+def test_a_comparison_pairs_by_seed_and_names_its_verdict():
+    first = {seed: 0.5 + d for seed, d in enumerate(DIFFERENCES)}
+    second = {seed: 0.5 for seed in range(6)}  # seed 5 ran for one arm only: not paired
+    both = paired.compare(first, second)
+    assert both.seeds == (0, 1, 2, 3, 4) and both.verdict == paired.SHOWN
+    assert both.interval.value == pytest.approx(0.03) and both.sign.wins == 5
+    assert paired.compare(first, second, higher=False).verdict == paired.OPPOSITE, "lower is better: the other way"
+    assert paired.compare({0: 1.0, 1: 2.0, 2: 3.0}, {0: 2.0, 1: 1.0, 2: 3.0}).verdict == paired.NOT_SHOWN
+    assert paired.higher_is_better("test/question_acc") and not paired.higher_is_better("test/ppl")
+
+
+# ---------------------------------------------------------------------- runs: fixed split, seeded, cached
+def test_seeds_leave_the_split_alone():
+    """Every seed of a study is tested on the same documents: the split does not move with the data seed."""
+    from datamodules import TextCorpusDataModule
+    from datamodules.instruction import SynthesizerDataModule
+    from datamodules.synthesis import SynthesisDataModule
+
+    world = {"n_entities": 24}
+
+    def text_blocks(seed: int) -> dict[str, torch.Tensor]:
+        data = TextCorpusDataModule(world=world, block_size=64, val_fraction=0.1, test_fraction=0.1, seed=seed)
+        data.setup("test")
+        return data.blocks
+
+    first, second = text_blocks(0), text_blocks(1)
+    assert torch.equal(first["test"], second["test"]) and torch.equal(first["val"], second["val"])
+    assert sorted(map(tuple, first["train"].tolist())) == sorted(map(tuple, second["train"].tolist()))
+
+    def synthesizer_test(seed: int) -> list[tuple[int, ...]]:
+        """The test examples, each ``<bos> input output <eos>``, however the seed packs them into sequences."""
+        data = SynthesizerDataModule(world=world, max_length=128, seed=seed)
+        data.setup("test")
+        bos = data.tokenizer.bos_token_id
+        ids = [token for sequence, _ in data.splits["test"].rows for token in sequence]
+        starts = [i for i, token in enumerate(ids) if token == bos] + [len(ids)]
+        return sorted(tuple(ids[a:b]) for a, b in itertools.pairwise(starts))
+
+    assert synthesizer_test(0) == synthesizer_test(1) != []
+    plan = [SynthesisDataModule("unused", source="tinyworld:general", world=world, split="test", seed=s) for s in (0, 1)]
+    assert plan[0].items == plan[1].items
 
 
 def fit_and_test(arguments: list[str]) -> dict[str, float]:
@@ -34,40 +189,40 @@ def not_cached(arguments: list[str]) -> dict[str, float]:
 
 def test_seeded_runs_differ_by_seed_and_are_cached():
     overrides = [*TINY, "--trainer.max_steps", "2"]
-    first, second = run(RECIPE, 0, overrides, fit_and_test), run(RECIPE, 1, overrides, fit_and_test)
-    assert {"test/ppl", "test/cloze_acc", "test/question_acc"} <= set(first)
-    assert first != second, "the data seed changes the split and order"
-    assert run(RECIPE, 0, overrides, not_cached) == first
+    first, second = seeds.run(RECIPE, 0, overrides, fit_and_test), seeds.run(RECIPE, 1, overrides, fit_and_test)
+    assert {"test/ppl", "test/cloze_acc", "test/question_acc"} <= set(first["metrics"])
+    assert first["metrics"] != second["metrics"], "the seed changes the initialisation and the data order"
+    assert {"git_commit", "versions", "machine", "date"} <= set(first["produced_by"])
+    assert seeds.run(RECIPE, 0, overrides, not_cached) == first
 
 
-def test_a_study_runs_every_recipe_at_every_seed_and_writes_its_table(tmp_path):
+def test_a_study_varies_the_seeds_only_and_the_base_arm_never_trains(tmp_path):
     seen = []
 
     def fit(arguments: list[str]) -> dict[str, float]:
         seen.append(arguments)
-        seed = int(arguments[arguments.index("--seed_everything") + 1])
-        return {"test/ppl": 2.0 + seed + ("--trainer.max_steps" in arguments)}
+        return {"test/ppl": 2.0}
 
-    table = study([RECIPE], [0, 1], tmp_path / "out", fit, metrics=["test/ppl"], overrides=["--trainer.max_steps", "7"],
-                  base_from=RECIPE)
-    assert len(seen) == 4 and all(a[a.index("--data.init_args.seed") + 1] == a[a.index("--seed_everything") + 1]
-                                  for a in seen)
-    assert "| base (no continued training) | 2 | 3.500 ± 0.707 |" in table
-    assert (tmp_path / "out" / "study.md").read_text().endswith(table)
-    rows = json.loads((tmp_path / "out" / "study.json").read_text())
-    assert [(r["recipe"], r["seed"]) for r in rows] == [("base (no continued training)", 0),
-                                                       ("base (no continued training)", 1),
-                                                       ("base-lm-tiny", 0), ("base-lm-tiny", 1)]
+    study = load_study(write_study(tmp_path, seeds=[0, 1], allow_fewer_seeds=True, overrides=["--trainer.max_steps", "5"],
+                                   base_from="configs/base_lm/base-lm-tiny.yaml"))
+    rows = seeds.study_runs(study, fit, overrides=["--trainer.max_steps", "7"])
+    assert [(row["arm"], row["seed"]) for row in rows] == [("base", 0), ("base", 1), ("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    for arguments in seen:
+        seed = arguments[arguments.index("--seed_everything") + 1]
+        assert arguments[arguments.index("--data.init_args.seed") + 1] == seed
+        assert not any("split" in argument for argument in arguments), "the split is never varied"
+    steps = [a[max(i for i, word in enumerate(a) if word == "--trainer.max_steps") + 1] for a in seen]
+    assert steps == ["0", "0", "7", "7", "7", "7"], "the CLI's overrides come after the study's; the base arm's last"
 
 
 def test_a_run_equal_to_a_zoo_build_reads_its_card(monkeypatch, tmp_path):
-    from benchmarks.studies import seeds
-
     folder = tmp_path / "base-lm-tiny"
     folder.mkdir()
     (folder / "zoo_card.json").write_text(json.dumps({"preset": "full", "metrics": {"test/ppl": 1.5},
+                                                      "identity": "abc", "versions": {"torch": "2"},
                                                       "files_sha256": {}}))
     monkeypatch.setattr(seeds, "checkpoints_dir", lambda preset="full": tmp_path)
-    assert seeds.run(RECIPE, 0, [], not_cached) == {"test/ppl": 1.5}
-    assert seeds.built_metrics(RECIPE, 1, []) is None, "another seed is another run"
-    assert seeds.built_metrics(RECIPE, 0, ["--trainer.max_steps", "3"]) is None, "overrides make another run"
+    assert seeds.run(RECIPE, 0, [], not_cached) == {"metrics": {"test/ppl": 1.5}, "run": "build:base-lm-tiny",
+                                                    "produced_by": {"identity": "abc", "versions": {"torch": "2"}}}
+    assert seeds.built_run(RECIPE, 1, []) is None, "another seed is another run"
+    assert seeds.built_run(RECIPE, 0, ["--trainer.max_steps", "3"]) is None, "overrides make another run"
