@@ -213,7 +213,8 @@ def data_section(report: dict[str, Any] | None) -> list[str]:
     if mix and "share" in mix:
         lines.append(f"- Mixed in: `{mix['source']}`, replacing {mix['share']:.0%} of the training documents")
     elif mix:
-        lines.append(f"- Mixed in: `{mix['source']}`, {mix['ratio']} per training document")
+        unit = "token" if mix.get("unit") == "tokens" else "document"
+        lines.append(f"- Mixed in: `{mix['source']}`, {mix['ratio']} {unit}s per training {unit}")
     return ["## Data", "", *lines, ""]
 
 

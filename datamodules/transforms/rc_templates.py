@@ -16,13 +16,14 @@ pool                        fields
 ``definition``              term, definition, marker, lead (the words before the definition)
 ``topic``                   subject, topic, marker, lead (the words before the topic)
 ``summarization``           title, domain
-``completion``              anchor (the sentence before the cut), continuation, domain
+``completion``              first (the document before the cut), rest (after it), domain
 ==========================  =====================================================================
 
-The RC text repeats the document right above the tasks, so summarization and completion ask
-about "the text above" instead of quoting it again. Pool sizes follow upstream's order of
-magnitude (NLI 62, commonsense 55, paraphrase 23, word-to-text 56, summarization 20,
-completion 10) so that no single wording dominates the training data.
+The RC text starts with the document, so summarization asks about "the text above" instead of
+quoting it again; a completion example is the document itself, its first part in the question
+and the rest as the answer (the transform prints it in place of the plain document). Pool sizes
+follow upstream's order of magnitude (NLI 62, commonsense 55, paraphrase 23, word-to-text 56,
+summarization 20, completion 10) so that no single wording dominates the training data.
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ NLI_CLASSIFY: tuple[Template, ...] = (
     ("Given: {premise}\nInferred: {hypothesis}\nIs this inference justified?", _VERDICT),
     ('Assume "{premise}" Is it then the case that "{hypothesis}"? Reply with yes, no or maybe.', _VERDICT),
     ("Passage: {premise}\nDoes the passage back up this statement: {hypothesis}", _VERDICT),
-    ("Decide whether the hypothesis follows from the premise.\nPremise: {premise}\nHypothesis: {hypothesis}\n"
-     "Decision:", _VERDICT),
+    (("Decide whether the hypothesis follows from the premise.\nPremise: {premise}\nHypothesis: {hypothesis}\n"
+     "Decision:"), _VERDICT),
     ('Is it possible to deduce "{hypothesis}" from "{premise}"?', _VERDICT),
     ("Look at this sentence: {premise}\nNow consider: {hypothesis}\nDoes the first make the second true?",
      _VERDICT),
@@ -74,24 +75,24 @@ NLI_CLASSIFY: tuple[Template, ...] = (
     ("Here is a claim and its basis.\nBasis: {premise}\nClaim: {hypothesis}\nDoes the basis justify the claim?",
      _VERDICT),
     ('We know the following: {premise}\nCan we be sure that "{hypothesis}"?\nYes, no, or maybe?', _VERDICT),
-    ("What is the relation between these two sentences: entailment, contradiction or neutral?\n"
-     "A: {premise}\nB: {hypothesis}", _RELATION),
-    ("Sentence 1: {premise}\nSentence 2: {hypothesis}\nLabel the pair as entailment, neutral or contradiction.\n"
-     "Label:", _RELATION),
+    (("What is the relation between these two sentences: entailment, contradiction or neutral?\n"
+     "A: {premise}\nB: {hypothesis}"), _RELATION),
+    (("Sentence 1: {premise}\nSentence 2: {hypothesis}\nLabel the pair as entailment, neutral or contradiction.\n"
+     "Label:"), _RELATION),
     ('Classify the logical relationship of "{hypothesis}" to "{premise}" (entailment, contradiction, neutral).',
      _RELATION),
     ("Premise: {premise}\nHypothesis: {hypothesis}\nRelationship:", _RELATION),
-    ('"{premise}" and "{hypothesis}": how do these statements relate? Choose entailment, contradiction or '
-     "neutral.", _RELATION),
-    ("Natural language inference.\nPremise: {premise}\nHypothesis: {hypothesis}\n"
-     "Which label fits best: entailment, neutral or contradiction?", _RELATION),
+    (('"{premise}" and "{hypothesis}": how do these statements relate? Choose entailment, contradiction or '
+     "neutral."), _RELATION),
+    (("Natural language inference.\nPremise: {premise}\nHypothesis: {hypothesis}\n"
+     "Which label fits best: entailment, neutral or contradiction?"), _RELATION),
     ("Which word best links these sentences: Therefore, However or Moreover?\n{premise}\n{hypothesis}", _LINK),
-    ("Sentence A: {premise}\nSentence B: {hypothesis}\n"
-     "What transition word should start sentence B: Therefore, However or Moreover?", _LINK),
-    ("Pick the connector that joins the two sentences correctly.\n1. {premise}\n2. {hypothesis}\n"
-     "Choices: Therefore / However / Moreover\nConnector:", _LINK),
-    ("How should the second sentence begin so that it follows the first?\nFirst: {premise}\nSecond: {hypothesis}\n"
-     "Options: Therefore, However, Moreover.", _LINK),
+    (("Sentence A: {premise}\nSentence B: {hypothesis}\n"
+     "What transition word should start sentence B: Therefore, However or Moreover?"), _LINK),
+    (("Pick the connector that joins the two sentences correctly.\n1. {premise}\n2. {hypothesis}\n"
+     "Choices: Therefore / However / Moreover\nConnector:"), _LINK),
+    (("How should the second sentence begin so that it follows the first?\nFirst: {premise}\nSecond: {hypothesis}\n"
+     "Options: Therefore, However, Moreover."), _LINK),
     ('Choose a linking word for "{premise}" followed by "{hypothesis}". Therefore, However, or Moreover?', _LINK),
     ("{premise}\n{hypothesis}\nWhich discourse marker (Therefore, However, Moreover) fits between these sentences?",
      _LINK),
@@ -124,8 +125,8 @@ NLI_GENERATE_NEUTRAL: tuple[Template, ...] = (
     ("Continue the text with another point: {premise} {connector},", _HYPOTHESIS),
     ("{premise}\nAdd a further, related fact.", _HYPOTHESIS),
     ("Write a sentence that adds information to this one: {premise}", _HYPOTHESIS),
-    ("Premise: {premise}\nWrite a sentence that is related to the premise but neither follows from it nor "
-     "contradicts it.\nSentence:", _HYPOTHESIS),
+    (("Premise: {premise}\nWrite a sentence that is related to the premise but neither follows from it nor "
+     "contradicts it.\nSentence:"), _HYPOTHESIS),
     ("{premise} What else does the text add?", _HYPOTHESIS),
     ("Extend the description with one more detail.\n{premise}\nDetail:", _HYPOTHESIS),
     ('What additional point, introduced by "{connector}", comes after this sentence? {premise}', _HYPOTHESIS),
@@ -317,18 +318,19 @@ SUMMARIZATION: tuple[Template, ...] = (
     ("Headline for the text:", _TITLE),
 )
 
-_CONTINUATION = "{continuation}"
+_REST = "{rest}"
+# The article's first part is inside the question and its rest is the answer, so the article is printed once.
 COMPLETION: tuple[Template, ...] = (
-    ('How does the article continue after "{anchor}"?', _CONTINUATION),
-    ("Continue the {domain} text from this sentence: {anchor}", _CONTINUATION),
-    ('The passage reads "{anchor}" What comes next?', _CONTINUATION),
-    ("Pick up the text after the following sentence and complete it.\n{anchor}\nContinuation:", _CONTINUATION),
-    ('Write the rest of the article that follows "{anchor}"', _CONTINUATION),
-    ("Here is a sentence from the {domain} article: {anchor}\nHow does the article go on?", _CONTINUATION),
-    ("Complete the text starting after: {anchor}", _CONTINUATION),
-    ("What follows this part of the article? {anchor}", _CONTINUATION),
-    ('Resume the article from "{anchor}" and finish it.', _CONTINUATION),
-    ('Given the text so far, ending in "{anchor}", write the remaining part.', _CONTINUATION),
+    ("Here is how a {domain} article begins: {first}\n\nHow does it go on?", _REST),
+    ("Complete this {domain} article: {first}", _REST),
+    ("Opening of the article: {first}\n\nContinue the article.\nContinuation:", _REST),
+    ("Read the first part of a {domain} text and write the rest.\n{first}\n\nRest of the text:", _REST),
+    ("{first}\n\nWhat comes next in this {domain} article?", _REST),
+    ("The following {domain} passage is unfinished: {first}\nFinish it.", _REST),
+    ("Start of a document: {first}\n\nQuestion: how does the document continue?\nAnswer:", _REST),
+    ("Continue the text below.\n{first}", _REST),
+    ("Here is the beginning of an article on {domain}: {first}\n\nWrite the remaining part.", _REST),
+    ("{first}\n\nComplete the {domain} article from this point.", _REST),
 )
 
 #: Every pool by name (the names the transform's subcategory table refers to).

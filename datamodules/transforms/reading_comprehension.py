@@ -1,7 +1,8 @@
 """AdaptLLM's reading-comprehension transform: a raw document followed by tasks mined from it.
 
 Cheng et al., "Adapting Large Language Models via Reading Comprehension" (ICLR 2024); see
-``shared/specs/adaptllm.md``. For each document:
+``shared/specs/adaptllm.md`` and upstream's ``adaptllm/utils/read.py`` (microsoft/LMOps). For
+each document:
 
 1. The body is truncated to ``max_tokens`` whitespace-separated words and split into sentences
    (:func:`split_sentences`, a regex splitter; see there for its rules).
@@ -16,46 +17,63 @@ Cheng et al., "Adapting Large Language Models via Reading Comprehension" (ICLR 2
    * **Word-to-text**: definition (one word >= 10 characters + ``is defined as`` /
      ``'s definition is`` + >= 20 characters), topic (>= 20 characters from the sentence start
      + ``is about`` / ``talks about`` / ``was about`` / ``'s topic is`` + >= 20 characters), and
-     keywords (the first 2 sentences, in a seeded order, of <= 100 words holding >= 3 domain
-     keywords, see :func:`domain_keywords`; the sentence's first three keywords are the question).
+     keywords (the first 2 sentences, in a seeded order, of <= 100 distinct pieces holding >= 3
+     domain keywords, see :func:`domain_keywords`; the sentence's first three keywords are the
+     question).
    * **Summarization** (the title is the answer) and **completion** (>= 4 sentences, cut at a
      seeded sentence, the rest is the answer), chosen by the wrapper probabilities below.
+
+   ``patterns="upstream"`` (the default) keeps upstream's character classes: the sentences of
+   NLI and cause->effect pairs, and effect and cause, hold no comma (effect and cause no
+   semicolon either), a topic's subject holds no comma or semicolon, and no mined sentence,
+   definition or topic holds a sentence end before its final punctuation (so "2.5 mg" or "e.g."
+   inside a sentence keeps it out, as upstream's ``[^.!?]`` does); paraphrase sentences may hold
+   commas, as upstream's may. ``patterns="loose"`` drops these character rules (this transform's
+   first reading, which mines more from comma-rich prose).
 
 3. At most 2 examples per subcategory (a seeded sample), each rendered with one seeded template
    of its pool (:mod:`.rc_templates`; NLI picks a generate template with p=.2, else a classify
    one); question and answer are joined by one space.
 4. Examples are grouped by family, the family blocks shuffled, each block opened by a seeded
-   intro, and the blocks appended to the raw body after a blank line. The output always starts
-   with the (truncated) body, verbatim. Summarization/completion by what the document has: title
-   and a completable body (>= 4 sentences): summarize / complete / both / neither with
-   p = .4/.1/.4/.1; title only: .5/.5 summarize / neither; completable body only: .5/.5.
+   intro, and the blocks appended to the document after a blank line. The document is the
+   (truncated) body verbatim, or, when the completion task is drawn, the body cut at a seeded
+   sentence with the completion question around its first part and the rest of the body as the
+   answer, as upstream's completion templates print the article once. Summarization/completion by
+   what the document has: title and a completable body (>= 4 sentences): summarize / complete /
+   both / neither with p = .4/.1/.4/.1; title only: .5/.5 summarize / neither; completable body
+   only: .5/.5. The :data:`CONTEXT_COLUMN` column holds the document's length in characters: a
+   packer that must split a long RC text repeats that much in front of its later tasks
+   (``TextCorpusDataModule(packing="documents")``).
 5. All randomness comes from one ``random.Random`` per document, seeded by a blake2b hash of
    ``seed`` and the document id: the same document always gives the same text, in any process.
 
-Deviations from upstream, on purpose: sentences may contain commas (upstream's NLI/commonsense
-regexes reject any comma, the spec does not); effect->cause is mined inside one sentence
-("... due to ...") rather than upstream's "sentence. Due to sentence." reading; long documents
-are truncated, not chunked; since the document stays on top, summarization and completion ask
-about "the text above" instead of re-quoting it (completion quotes the sentence before the cut);
-the spec's wrapper row "title and >= 2 sentences" needs a completable body here (completion needs
+Deviations from upstream, on purpose: effect->cause is mined inside one sentence ("... due to
+...") rather than upstream's "sentence. Due to sentence." reading (which real prose almost never
+has); long documents are truncated, not chunked; the summarization question follows the text
+("the text above") instead of wrapping it; the keyword tokenizers are BPEs in sentencepiece's
+word-start convention trained here (upstream: LLaMA's and a domain sentencepiece model); the
+spec's wrapper row "title and >= 2 sentences" needs a completable body here (completion needs
 >= 4 sentences), so a titled 1-3 sentence body takes the title-only row, and an empty body gets
 no task at all.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import random
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain, islice, pairwise
 from pathlib import Path
+from typing import NamedTuple
 
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 from tqdm import tqdm
 
 from datamodules.base import load_documents
@@ -70,7 +88,7 @@ from zoo.paths import atomic_dir, atomic_file, cache_dir
 log = logging.getLogger(__name__)
 
 #: Bump when mining or keyword extraction changes, so cached keyword sets and RC data are rebuilt.
-RC_VERSION = 1
+RC_VERSION = 2
 #: Minimum characters of each sentence of a connector pair (and of effect and cause).
 MIN_PAIR_CHARS = 50
 #: Minimum characters of a defined term / of a definition, topic subject and topic.
@@ -79,8 +97,17 @@ MIN_TERM_CHARS, MIN_CLAUSE_CHARS = 10, 20
 MAX_PER_SUBCATEGORY = 2
 #: Sentences a body needs for the completion task.
 MIN_COMPLETION_SENTENCES = 4
-#: Keywords a sentence needs for the keyword task, and the longest such sentence (words).
-MIN_KEYWORDS, MAX_KEYWORD_SENTENCE_WORDS = 3, 100
+#: Keywords a sentence needs for the keyword task, and the most distinct pieces such a sentence may have
+#: (upstream counts the set of its domain-tokenizer pieces).
+MIN_KEYWORDS, MAX_KEYWORD_SENTENCE_PIECES = 3, 100
+#: Shortest keyword, in characters after the word-start mark (upstream: pieces longer than 10 with the mark).
+MIN_KEYWORD_CHARS = 10
+#: Sentencepiece's word-start mark, which the keyword tokenizers put on the first piece of every word.
+WORD_START = "\u2581"
+#: Words whose domain-tokenizer pieces a transform keeps in memory (the cache starts over when full).
+WORD_CACHE_SIZE = 1 << 18
+#: Column holding each output's document length in characters (the text the tasks are about).
+CONTEXT_COLUMN = "context_chars"
 #: Probability of a generate (vs classify) template for an NLI example.
 NLI_GENERATE_P = 0.2
 
@@ -93,13 +120,15 @@ _CLOSERS = "\"'”’)]"
 _BOUNDARY_RE = re.compile(r"([.!?]+[\"'”’)\]]*)\s+|\n\s*")
 # A period after these words (lower-cased) never ends a sentence ("Dr. Smith", "approx. 5").
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st rev gen col lt sgt capt gov sen rep hon fig figs eq eqs vol vols pp ch sec "
-    "approx ca cf vs viz et ed eds resp dept univ est jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "rev", "gen", "col", "lt", "sgt", "capt", "gov", "sen", "rep",
+     "hon", "fig", "figs", "eq", "eqs", "vol", "vols", "pp", "ch", "sec", "approx", "ca", "cf", "vs", "viz", "et", "ed",
+     "eds", "resp", "dept", "univ", "est", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+     "dec"]
 )
 # ... these end a sentence only before a capital ("etc. The" vs "etc. and"; "Acme Inc. The").
-_ABBREVIATIONS_UNLESS_CAPITAL = frozenset("etc inc ltd co corp al".split())
+_ABBREVIATIONS_UNLESS_CAPITAL = frozenset(["etc", "inc", "ltd", "co", "corp", "al"])
 # ... and these are abbreviations only before a number ("No. 5", "p. 12"); "the answer was no. Then" ends.
-_ABBREVIATIONS_BEFORE_NUMBER = frozenset("no nos p art".split())
+_ABBREVIATIONS_BEFORE_NUMBER = frozenset(["no", "nos", "p", "art"])
 _WORD_OPENERS = "(\"'“‘["
 
 
@@ -242,7 +271,8 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
     Subcategory("word2text", "topic", ("subject", "topic", "marker", "lead"), (("topic", 1.0),)),
     Subcategory("word2text", "keywords", ("words", "sentence"), (("keywords", 1.0),)),
     Subcategory("summarization", "title", ("title",), (("summarization", 1.0),)),
-    Subcategory("completion", "continuation", ("anchor", "continuation"), (("completion", 1.0),)),
+    # Not a task block: the completion example prints the document itself (see ReadingComprehension.render).
+    Subcategory("completion", "continuation", ("first", "rest"), (("completion", 1.0),)),
 )
 SUBCATEGORY = {sub.key: sub for sub in SUBCATEGORIES}
 #: Keys of the stats column, in a fixed order.
@@ -286,10 +316,36 @@ _MARKERS = ("due to", "on account of", "owing to", "is defined as", "s definitio
             "was about", "s topic is")
 _WORD_RE = re.compile(r"\w+")
 
+# Upstream's character classes (adaptllm/utils/read.py), newlines aside (a sentence here never holds one): what
+# a mined part may not contain before its final punctuation. Keys: subcategories, or the part of one.
+_SENTENCE_END, _NO_COMMA, _NO_COMMA_OR_SEMICOLON = re.compile(r"[.!?]"), re.compile(r"[.!?,]"), re.compile(r"[.!?,;]")
+_RULES: dict[str, dict[str, re.Pattern]] = {
+    "upstream": {"nli_entail": _NO_COMMA, "nli_contradict": _NO_COMMA, "nli_neutral": _NO_COMMA,
+                 "commonsense_cause_effect": _NO_COMMA, "commonsense_effect_cause": _NO_COMMA_OR_SEMICOLON,
+                 "paraphrase_similar": _SENTENCE_END, "paraphrase_different": _SENTENCE_END,
+                 "definition": _SENTENCE_END, "topic_subject": _NO_COMMA_OR_SEMICOLON, "topic": _SENTENCE_END},
+    "loose": {},
+}
+#: Readings of the mining rules (see the module docstring).
+PATTERNS: tuple[str, ...] = tuple(_RULES)
 
-def _content_length(sentence: str) -> int:
-    """Characters before the final punctuation and closing quotes."""
-    return len(sentence.rstrip(_TERMINAL + _CLOSERS))
+
+def _rules(patterns: str) -> dict[str, re.Pattern]:
+    """The character rules of a reading, or a one-line ZooError naming the readings."""
+    if patterns not in _RULES:
+        raise ZooError(f"patterns={patterns!r} is not a reading of the mining rules; use one of {', '.join(PATTERNS)}")
+    return _RULES[patterns]
+
+
+def _content(sentence: str) -> str:
+    """The sentence before its final punctuation and closing quotes."""
+    return sentence.rstrip(_TERMINAL + _CLOSERS)
+
+
+def _allowed(rules: Mapping[str, re.Pattern], key: str, *parts: str) -> bool:
+    """Whether no part breaks the reading's character rule for ``key`` (parts without final punctuation)."""
+    rule = rules.get(key)
+    return rule is None or not any(rule.search(part) for part in parts)
 
 
 def _is_complete(sentence: str) -> bool:
@@ -301,8 +357,47 @@ def _capitalize(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+@functools.lru_cache(maxsize=16)
+def _keyword_index(keywords: frozenset[str]) -> tuple[re.Pattern, int, frozenset[str], tuple[int, ...]]:
+    """What :func:`_may_hold_keywords` looks up, cached (a transform passes the same set for every document):
+    a regex of the words as long as the shortest keyword, that length, every keyword's first that many
+    characters, and the keywords' lengths."""
+    shortest = min(len(keyword) for keyword in keywords)
+    return (re.compile(rf"(?<!\S)\S{{{shortest},}}"), shortest, frozenset(keyword[:shortest] for keyword in keywords),
+            tuple(sorted({len(keyword) for keyword in keywords})))
+
+
+def _may_hold_keywords(sentence: str, keywords: frozenset[str]) -> bool:
+    """Whether enough of the sentence's words start with a keyword for the keyword task.
+
+    A word-start piece of the domain tokenizer starts a whitespace-separated word of the
+    normalised text, so a sentence that fails this needs no tokenizing (most fail: it is cheap).
+    """
+    long_word, shortest, heads, lengths = _keyword_index(keywords)
+    text = sentence if sentence.isascii() else unicodedata.normalize("NFKC", sentence)
+    words = {word for word in long_word.findall(text) if word[:shortest] in heads}
+    return len(words) >= MIN_KEYWORDS and sum(
+        any(word[:n] in keywords for n in lengths if n <= len(word)) for word in words) >= MIN_KEYWORDS
+
+
+def _keyword_candidates(sentence: str, word_pieces: Callable[[str], Sequence[str]] | None) -> tuple[list[str], int]:
+    """A sentence's keyword candidates in order, and how many distinct pieces it has.
+
+    With the domain tokenizer (upstream's domain sentencepiece model) the candidates are its
+    word-start pieces without the mark, and all its pieces count; without one, its words. The
+    tokenizer splits the normalised text at spaces before its BPE, so a sentence's pieces are
+    its words' pieces.
+    """
+    if word_pieces is None:
+        words = _WORD_RE.findall(sentence)
+        return words, len(set(words))
+    pieces = [piece for word in unicodedata.normalize("NFKC", sentence).split() for piece in word_pieces(word)]
+    return [piece[1:] for piece in pieces if piece.startswith(WORD_START)], len(set(pieces))
+
+
 def mine_tasks(sentences: Sequence[str], keywords: frozenset[str] | set[str] = frozenset(),
-               rng: random.Random | None = None) -> dict[str, list[tuple[str, ...]]]:
+               rng: random.Random | None = None, word_pieces: Callable[[str], Sequence[str]] | None = None,
+               patterns: str = "upstream") -> dict[str, list[tuple[str, ...]]]:
     """The pair and word-to-text examples of a document.
 
     Every pair, effect->cause, definition and topic match is returned (the transform samples at
@@ -313,22 +408,29 @@ def mine_tasks(sentences: Sequence[str], keywords: frozenset[str] | set[str] = f
         sentences: The document's sentences (see :func:`split_sentences`).
         keywords: Domain keywords for the keyword task; empty turns it off.
         rng: Random stream for the keyword search order.
+        word_pieces: The domain tokenizer's pieces of one whitespace-separated word, whose word-start
+            pieces are matched against the keywords (see :func:`keyword_folder` and
+            :meth:`ReadingComprehension.word_pieces`); ``None`` matches whole words.
+        patterns: ``upstream`` (upstream's character classes) or ``loose``; see the module docstring.
 
     Returns:
         Subcategory key -> mined parts, in the order of that subcategory's ``roles``.
     """
+    rules = _rules(patterns)
     mined: dict[str, list[tuple[str, ...]]] = {}
-    for first, second in zip(sentences, sentences[1:]):
+    for first, second in pairwise(sentences):
         match = _CONNECTOR_RE.match(second)
         if match is None:
             continue
         rest = second[match.end():]
-        if (_content_length(first) < MIN_PAIR_CHARS or _content_length(rest) < MIN_PAIR_CHARS
+        premise, hypothesis = _content(first), _content(rest)
+        if (len(premise) < MIN_PAIR_CHARS or len(hypothesis) < MIN_PAIR_CHARS
                 or not _is_complete(first) or not _is_complete(rest)):
             continue
         connector, keys = _CONNECTOR_GROUPS[match.lastgroup]
         for key in keys:
-            mined.setdefault(key, []).append((first, _capitalize(rest), connector))
+            if _allowed(rules, key, premise, hypothesis):
+                mined.setdefault(key, []).append((first, _capitalize(rest), connector))
     # One scan of the whole text first: most documents hold none of the in-sentence markers.
     whole = " ".join(sentences).lower()
     present = [marker for marker in _MARKERS if marker in whole]
@@ -336,17 +438,22 @@ def mine_tasks(sentences: Sequence[str], keywords: frozenset[str] | set[str] = f
         for sentence in sentences:
             lower = sentence.lower()
             if any(marker in lower for marker in present):
-                _mine_markers(sentence, mined)
+                _mine_markers(sentence, mined, rules)
     if keywords:
         order = rng.sample(range(len(sentences)), len(sentences)) if rng else range(len(sentences))
         found_sentences = []
+        keywords = frozenset(keywords)
         for index in order:
-            words = _WORD_RE.findall(sentences[index])
-            if len(words) > MAX_KEYWORD_SENTENCE_WORDS or len(keywords.intersection(words)) < MIN_KEYWORDS:
+            if word_pieces is not None and not _may_hold_keywords(sentences[index], keywords):
+                continue
+            candidates, distinct = _keyword_candidates(sentences[index], word_pieces)
+            if distinct > MAX_KEYWORD_SENTENCE_PIECES:
                 continue
             # Sets iterate in a per-process hash order: take the keywords in sentence order instead.
-            found = [word for word in dict.fromkeys(words) if word in keywords][:MIN_KEYWORDS]
-            found_sentences.append((", ".join(found), sentences[index]))
+            found = [word for word in dict.fromkeys(candidates) if word in keywords]
+            if len(found) < MIN_KEYWORDS:
+                continue
+            found_sentences.append((", ".join(found[:MIN_KEYWORDS]), sentences[index]))
             if len(found_sentences) == MAX_PER_SUBCATEGORY:
                 break
         if found_sentences:
@@ -354,25 +461,30 @@ def mine_tasks(sentences: Sequence[str], keywords: frozenset[str] | set[str] = f
     return mined
 
 
-def _mine_markers(sentence: str, mined: dict[str, list[tuple[str, ...]]]) -> None:
+def _mine_markers(sentence: str, mined: dict[str, list[tuple[str, ...]]], rules: Mapping[str, re.Pattern]) -> None:
     """The in-sentence tasks: effect->cause, definition, topic."""
     if not _is_complete(sentence):
         return
     match = _EFFECT_CAUSE_RE.match(sentence)
-    if match and _content_length(match.group(3)) >= MIN_PAIR_CHARS:
+    if match:
         effect, connector, cause = match.groups()
-        mined.setdefault("commonsense_effect_cause", []).append(
-            (effect.rstrip(",;: ") + ".", _capitalize(cause), connector.lower()))
+        cause_content = _content(cause)
+        if len(cause_content) >= MIN_PAIR_CHARS and _allowed(rules, "commonsense_effect_cause", effect, cause_content):
+            mined.setdefault("commonsense_effect_cause", []).append(
+                (effect.rstrip(",;: ") + ".", _capitalize(cause), connector.lower()))
     match = _DEFINITION_RE.search(sentence)
-    if match and _content_length(match.group(3)) >= MIN_CLAUSE_CHARS:
+    if match:
         term, marker, definition = match.groups()
-        mined.setdefault("word2text_definition", []).append(
-            (term, definition, marker.strip(), sentence[match.start(): match.start(3)].rstrip()))
+        if len(_content(definition)) >= MIN_CLAUSE_CHARS and _allowed(rules, "definition", _content(definition)):
+            mined.setdefault("word2text_definition", []).append(
+                (term, definition, marker.strip(), sentence[match.start(): match.start(3)].rstrip()))
     match = _TOPIC_RE.match(sentence)
-    if match and _content_length(match.group(3)) >= MIN_CLAUSE_CHARS:
+    if match:
         subject, marker, topic = match.groups()
-        mined.setdefault("word2text_topic", []).append(
-            (subject, topic, marker.strip(), sentence[: match.start(3)].rstrip()))
+        if (len(_content(topic)) >= MIN_CLAUSE_CHARS and _allowed(rules, "topic_subject", subject)
+                and _allowed(rules, "topic", _content(topic))):
+            mined.setdefault("word2text_topic", []).append(
+                (subject, topic, marker.strip(), sentence[: match.start(3)].rstrip()))
 
 
 # Wrapper choices by (has title, has a completable body): (families added, probability).
@@ -406,55 +518,71 @@ def _texts_digest(texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def _train_word_bpe(texts: Sequence[str], vocab_size: int) -> str:
-    """A BPE over whitespace/punctuation-split words; continuation pieces carry ``##``, so a token
-    without it starts a word (the role of sentencepiece's ``▁`` in upstream)."""
-    tokenizer = Tokenizer(models.BPE(continuing_subword_prefix="##"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, continuing_subword_prefix="##",
-                                  show_progress=False)
+def _train_piece_bpe(texts: Sequence[str], vocab_size: int) -> str:
+    """A BPE in sentencepiece's convention: text NFKC-normalised with every whitespace run one space
+    (sentencepiece's ``nmt_nfkc``), the first piece of every word carrying :data:`WORD_START`, and
+    punctuation and digits split from letters (sentencepiece splits by character class), so
+    "(pharmacology)." gives no word-start piece and "patients." gives "▁patients"."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(r"\s+"), " "),
+                                                 normalizers.Strip()])
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Metaspace(replacement=WORD_START), pre_tokenizers.Punctuation(), pre_tokenizers.Digits()])
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer.to_str()
 
 
-def domain_keywords(domain_texts: Iterable[str], general_texts: Iterable[str], vocab_size: int = 8000,
-                    min_chars: int = 5) -> frozenset[str]:
-    """Domain-specific words: word-initial tokens of a BPE trained on the domain that a BPE trained
-    on general text lacks, at least ``min_chars`` letters long (letters only).
+def keyword_folder(domain_texts: Iterable[str], general_texts: Iterable[str], vocab_size: int = 8000,
+                   min_chars: int = MIN_KEYWORD_CHARS) -> Path:
+    """Train (once) the two keyword tokenizers and derive the domain keywords, as upstream does with
+    its two sentencepiece models: the word-start pieces of the domain tokenizer that the general one
+    lacks, at least ``min_chars`` characters after the mark (upstream: ``len(piece) > 10`` with it).
 
-    Both tokenizers and the keyword list are cached under ``ZOO_HOME/cache/rc_keywords/<hash>``
-    (hash of the texts and settings), so a corpus is tokenized once. A keyword counts in a
-    sentence when one of the sentence's words equals it: BPE encodes a word that is itself a
-    vocabulary token as that token, and partial pieces ("pharmaco") make poor keywords anyway.
+    The folder, ``ZOO_HOME/cache/rc_keywords/<hash of the texts and settings>``, holds
+    ``domain_tokenizer.json`` (which finds the keywords in a sentence: a sentence holds a keyword
+    when one of its word-start pieces is that keyword, as upstream intersects the sentence's
+    pieces), ``general_tokenizer.json`` and ``keywords.json`` (the keywords without the mark).
 
     Args:
         domain_texts: The domain corpus.
         general_texts: The general-language corpus.
         vocab_size: Vocabulary size of both tokenizers (upstream: 32k sentencepiece models).
-        min_chars: Shortest keyword (upstream keeps pieces of >= 10 characters with ``▁``).
+        min_chars: Shortest keyword.
 
     Returns:
-        The keyword set.
+        The folder.
     """
     domain_texts, general_texts = list(domain_texts), list(general_texts)
     key = fingerprint(RC_VERSION, _texts_digest(domain_texts), _texts_digest(general_texts), vocab_size, min_chars)
     folder = cache_dir("rc_keywords") / key
     if not (folder / "keywords.json").exists():
-        domain_json = _train_word_bpe(domain_texts, vocab_size)
-        general_json = _train_word_bpe(general_texts, vocab_size)
+        domain_json = _train_piece_bpe(domain_texts, vocab_size)
+        general_json = _train_piece_bpe(general_texts, vocab_size)
         general_vocab = json.loads(general_json)["model"]["vocab"]
-        keywords = sorted(token for token in json.loads(domain_json)["model"]["vocab"]
-                          if token.isalpha() and len(token) >= min_chars and token not in general_vocab)
+        keywords = sorted(piece[1:] for piece in json.loads(domain_json)["model"]["vocab"]
+                          if piece.startswith(WORD_START) and len(piece) > min_chars and piece not in general_vocab)
         with atomic_dir(folder) as tmp:
             (tmp / "domain_tokenizer.json").write_text(domain_json, encoding="utf-8")
             (tmp / "general_tokenizer.json").write_text(general_json, encoding="utf-8")
             (tmp / "keywords.json").write_text(json.dumps(keywords, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def read_keywords(folder: Path) -> frozenset[str]:
+    """The keywords of a :func:`keyword_folder`."""
     return frozenset(json.loads((folder / "keywords.json").read_text(encoding="utf-8")))
 
 
-def corpus_keywords(domain_source: str, general_source: str, vocab_size: int = 8000, min_chars: int = 5,
-                    world: dict | None = None) -> frozenset[str]:
-    """:func:`domain_keywords` of two document sources (``tinyworld:<domain>``, a file or folder).
+def domain_keywords(domain_texts: Iterable[str], general_texts: Iterable[str], vocab_size: int = 8000,
+                    min_chars: int = MIN_KEYWORD_CHARS) -> frozenset[str]:
+    """The domain keywords of :func:`keyword_folder` (same arguments)."""
+    return read_keywords(keyword_folder(domain_texts, general_texts, vocab_size, min_chars))
+
+
+def corpus_keyword_folder(domain_source: str, general_source: str, vocab_size: int = 8000,
+                          min_chars: int = MIN_KEYWORD_CHARS, world: dict | None = None) -> Path:
+    """:func:`keyword_folder` of two document sources (``tinyworld:<domain>``, a file or folder).
 
     Args:
         domain_source: Source of the domain corpus.
@@ -468,17 +596,39 @@ def corpus_keywords(domain_source: str, general_source: str, vocab_size: int = 8
         documents, _ = load_documents(source, world=world)
         texts.append([f"{title}\n\n{text}" if title else text
                       for title, text in zip(documents["title"], documents["text"])])
-    return domain_keywords(texts[0], texts[1], vocab_size=vocab_size, min_chars=min_chars)
+    return keyword_folder(texts[0], texts[1], vocab_size=vocab_size, min_chars=min_chars)
+
+
+def corpus_keywords(domain_source: str, general_source: str, vocab_size: int = 8000,
+                    min_chars: int = MIN_KEYWORD_CHARS, world: dict | None = None) -> frozenset[str]:
+    """The domain keywords of :func:`corpus_keyword_folder` (same arguments)."""
+    return read_keywords(corpus_keyword_folder(domain_source, general_source, vocab_size, min_chars, world))
 
 
 # ---------------------------------------------------------------------------------------------
 # The transform
 # ---------------------------------------------------------------------------------------------
-class ReadingComprehension(DocumentTransform):
-    """Turn each document into its AdaptLLM reading-comprehension text (the raw body, then tasks).
+class RCText(NamedTuple):
+    """One reading-comprehension text.
 
-    The output ``text`` starts with the (truncated) body verbatim; ``id``, ``title`` and any other
-    column pass through, and ``stats_column`` holds the examples kept per subcategory (a dict over
+    Attributes:
+        text: The document, then the task blocks.
+        stats: Examples kept per subcategory (keys :data:`STATS_KEYS`).
+        context_chars: Length of the document part: the body, or the completion example that prints it.
+    """
+
+    text: str
+    stats: dict[str, int]
+    context_chars: int
+
+
+class ReadingComprehension(DocumentTransform):
+    """Turn each document into its AdaptLLM reading-comprehension text (the document, then tasks).
+
+    The output ``text`` starts with the document: the (truncated) body verbatim, or the completion
+    example that prints it once around its cut (see the module docstring); ``id``, ``title`` and
+    any other column pass through, :data:`CONTEXT_COLUMN` holds the document's length in
+    characters, and ``stats_column`` holds the examples kept per subcategory (a dict over
     :data:`STATS_KEYS`; sum them with :func:`aggregate_stats`).
 
     Args:
@@ -487,12 +637,16 @@ class ReadingComprehension(DocumentTransform):
         max_tokens: Body budget in whitespace-separated words (upstream keeps 1848 of a 2048-token
             window; English runs ~1.3 LLaMA tokens per word, so use ~1400 for a hard 2048 window).
         seed: Seed mixed with each document id for every random choice.
-        keywords: Explicit domain keywords (overrides ``keyword_corpora``; empty turns the keyword task off).
+        keywords: Explicit domain keywords, matched as whole words (overrides ``keyword_corpora``;
+            empty turns the keyword task off).
         keyword_corpora: ``(domain source, general source)`` to derive keywords from, each
-            ``tinyworld:<domain>`` or a ``.jsonl``/``.txt`` file or folder. Default: the tinyworld
-            world of ``domain`` against ``tinyworld:general``; other domains get no keyword task.
+            ``tinyworld:<domain>`` or a ``.jsonl``/``.txt`` file or folder (see
+            :func:`keyword_folder`). Default: the tinyworld world of ``domain`` against
+            ``tinyworld:general``; other domains get no keyword task.
         keyword_vocab_size: Vocabulary size of the two keyword tokenizers.
-        min_keyword_chars: Shortest keyword.
+        min_keyword_chars: Shortest keyword, in characters (upstream: 10).
+        patterns: ``upstream`` (upstream's character rules: no comma in NLI and cause/effect
+            sentences...) or ``loose`` (no character rules); see the module docstring.
         stats_column: Column for the per-document counts; ``None`` leaves it out.
     """
 
@@ -501,9 +655,11 @@ class ReadingComprehension(DocumentTransform):
 
     def __init__(self, domain: str = "biomed", max_tokens: int = 1848, seed: int = 0,
                  keywords: list[str] | None = None, keyword_corpora: tuple[str, str] | None = None,
-                 keyword_vocab_size: int = 8000, min_keyword_chars: int = 5, stats_column: str | None = "rc_stats"):
+                 keyword_vocab_size: int = 8000, min_keyword_chars: int = MIN_KEYWORD_CHARS,
+                 patterns: str = "upstream", stats_column: str | None = "rc_stats"):
         check_int("max_tokens", max_tokens, 1, "words of each document kept")
-        self.domain, self.max_tokens, self.seed = domain, max_tokens, seed
+        _rules(patterns)
+        self.domain, self.max_tokens, self.seed, self.patterns = domain, max_tokens, seed, patterns
         self.keywords = sorted(set(keywords)) if keywords is not None else None
         self.keyword_corpora = tuple(keyword_corpora) if keyword_corpora else None
         self.keyword_vocab_size, self.min_keyword_chars = keyword_vocab_size, min_keyword_chars
@@ -511,6 +667,10 @@ class ReadingComprehension(DocumentTransform):
         # Part of the fingerprint: editing a template or the miner rebuilds cached RC data.
         self.version = f"{RC_VERSION}-{templates_fingerprint()}"
         self._keyword_set: frozenset[str] | None = frozenset(self.keywords) if self.keywords is not None else None
+        # Explicit keywords are matched as words; derived ones through the domain tokenizer (keyword_set loads it),
+        # whose pieces are memoised per word: a corpus repeats its words, and one encode call costs ~20 us.
+        self._keyword_tokenizer: Tokenizer | None = None
+        self._word_pieces: dict[str, tuple[str, ...]] = {}
 
     def report(self, transformed) -> dict | None:
         """Totals of the mined examples per subcategory and family (see :func:`aggregate_stats`)."""
@@ -519,7 +679,7 @@ class ReadingComprehension(DocumentTransform):
         return aggregate_stats(transformed[self.stats_column])
 
     def keyword_set(self) -> frozenset[str]:
-        """The domain keywords in use, derived (and cached on disk) on first use."""
+        """The domain keywords in use, derived (and cached on disk) on first use with their domain tokenizer."""
         if self._keyword_set is None:
             corpora = self.keyword_corpora
             if corpora is None:
@@ -528,9 +688,28 @@ class ReadingComprehension(DocumentTransform):
                 else:
                     log.warning("reading comprehension: no keyword corpora for domain %r; the keyword task is off "
                                 "(pass keyword_corpora=(domain source, general source) or keywords)", self.domain)
-            self._keyword_set = (corpus_keywords(*corpora, vocab_size=self.keyword_vocab_size,
-                                                 min_chars=self.min_keyword_chars) if corpora else frozenset())
+            if corpora:
+                folder = corpus_keyword_folder(*corpora, vocab_size=self.keyword_vocab_size,
+                                               min_chars=self.min_keyword_chars)
+                self._keyword_tokenizer = Tokenizer.from_file(str(folder / "domain_tokenizer.json"))
+                self._keyword_set = read_keywords(folder)
+            else:
+                self._keyword_set = frozenset()
         return self._keyword_set
+
+    def word_pieces(self, word: str) -> tuple[str, ...]:
+        """The domain tokenizer's pieces of one whitespace-separated word (call :meth:`keyword_set` first).
+
+        Args:
+            word: The word, NFKC-normalised.
+        """
+        pieces = self._word_pieces.get(word)
+        if pieces is None:
+            if len(self._word_pieces) >= WORD_CACHE_SIZE:
+                self._word_pieces.clear()
+            pieces = tuple(self._keyword_tokenizer.encode(word, add_special_tokens=False).tokens)
+            self._word_pieces[word] = pieces
+        return pieces
 
     def document_rng(self, doc_id: str) -> random.Random:
         """The random stream of one document: blake2b of seed and id (Python's ``hash`` is salted per process)."""
@@ -545,11 +724,13 @@ class ReadingComprehension(DocumentTransform):
 
     def mine(self, sentences: Sequence[str], rng: random.Random) -> dict[str, list[tuple[str, ...]]]:
         """Stage 2: the mined examples (see :func:`mine_tasks`)."""
-        return mine_tasks(sentences, self.keyword_set(), rng)
+        keywords = self.keyword_set()  # first: it loads the domain tokenizer
+        word_pieces = self.word_pieces if self._keyword_tokenizer is not None else None
+        return mine_tasks(sentences, keywords, rng, word_pieces, self.patterns)
 
     def render(self, title: str, body: str, sentences: Sequence[str], starts: Sequence[int],
-               mined: Mapping[str, list[tuple[str, ...]]], rng: random.Random) -> tuple[str, dict[str, int]]:
-        """Stage 3: the RC text and the examples kept per subcategory."""
+               mined: Mapping[str, list[tuple[str, ...]]], rng: random.Random) -> RCText:
+        """Stage 3: the RC text, the examples kept per subcategory and the document's length."""
         title = title.strip()
         completable = len(sentences) >= MIN_COMPLETION_SENTENCES
         wrapper = _weighted(rng, _WRAPPERS[bool(title) and bool(sentences), completable])
@@ -558,23 +739,27 @@ class ReadingComprehension(DocumentTransform):
             chosen[key] = rng.sample(items, MAX_PER_SUBCATEGORY) if len(items) > MAX_PER_SUBCATEGORY else items
         if "summarization" in wrapper:
             chosen["summarization_title"] = [(title,)]
-        if "completion" in wrapper:
+        document, completed = body, "completion" in wrapper
+        if completed:
+            # The article is printed once, its second part as the answer (upstream's completion templates).
             cut = rng.randint(1, len(sentences) - 1)
-            chosen["completion_continuation"] = [(sentences[cut - 1], body[starts[cut]:].rstrip())]
+            parts = (body[:starts[cut]].rstrip(), body[starts[cut]:].rstrip())
+            document = self._fill(SUBCATEGORY["completion_continuation"], parts, rng)
         blocks: dict[str, list[str]] = {}
         for sub in SUBCATEGORIES:  # table order, so the draws do not depend on dict order
             for parts in chosen.get(sub.key, ()):
                 blocks.setdefault(sub.family, []).append(self._fill(sub, parts, rng))
         families = list(blocks)
         rng.shuffle(families)
-        pieces = [body]
-        # Distinct intros within a document (6 families at most, 18 intros).
+        pieces = [document]
+        # Distinct intros within a document (5 families at most, 18 intros).
         for family, intro in zip(families, rng.sample(INTROS, len(families))):
             examples = blocks[family]
             rng.shuffle(examples)
             pieces.append(intro + "\n" + "\n\n".join(examples))
         stats = {key: len(chosen.get(key, ())) for key in STATS_KEYS}
-        return "\n\n".join(pieces), stats
+        stats["completion_continuation"] = int(completed)
+        return RCText("\n\n".join(pieces), stats, len(document))
 
     def _fill(self, sub: Subcategory, parts: tuple[str, ...], rng: random.Random) -> str:
         pool = _weighted(rng, sub.pools) if len(sub.pools) > 1 else sub.pools[0][0]
@@ -582,8 +767,8 @@ class ReadingComprehension(DocumentTransform):
         fields = {"domain": self.domain, **dict(sub.answers), **dict(zip(sub.roles, parts))}
         return f"{question.format_map(fields)} {answer.format_map(fields)}"
 
-    def convert(self, doc_id: str, title: str, text: str) -> tuple[str, dict[str, int]]:
-        """The RC text of one document and its stats.
+    def convert(self, doc_id: str, title: str, text: str) -> RCText:
+        """The RC text of one document, its stats and its document's length.
 
         Args:
             doc_id: Document id (seeds every random choice).
@@ -595,14 +780,12 @@ class ReadingComprehension(DocumentTransform):
         return self.render(title, body, sentences, starts, self.mine(sentences, rng), rng)
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        texts, stats = [], []
-        for doc_id, title, text in zip(batch["id"], batch["title"], batch["text"]):
-            rc_text, counts = self.convert(str(doc_id), title or "", text or "")
-            texts.append(rc_text)
-            stats.append(counts)
-        out = {**batch, "text": texts}
+        converted = [self.convert(str(doc_id), title or "", text or "")
+                     for doc_id, title, text in zip(batch["id"], batch["title"], batch["text"])]
+        out = {**batch, "text": [rc.text for rc in converted],
+               CONTEXT_COLUMN: [rc.context_chars for rc in converted]}
         if self.stats_column:
-            out[self.stats_column] = stats
+            out[self.stats_column] = [rc.stats for rc in converted]
         return out
 
 
@@ -645,8 +828,8 @@ def aggregate_stats(rows: Iterable[Mapping[str, int] | str]) -> dict:
 def stats_table(summary: Mapping) -> str:
     """A Markdown table of :func:`aggregate_stats` output (examples and share of documents)."""
     n = max(summary["documents"], 1)
-    lines = [f"{summary['documents']} documents, {summary['examples']} examples "
-             f"({summary['examples_per_document']:.2f} per document)", "",
+    lines = [(f"{summary['documents']} documents, {summary['examples']} examples "
+             f"({summary['examples_per_document']:.2f} per document)"), "",
              "| subcategory | examples | documents |", "|---|---:|---:|"]
     for key, entry in summary["subcategories"].items():
         lines.append(f"| {key} | {entry['examples']} | {entry['documents'] / n:.1%} |")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 import torch
 
 from datamodules import TextCorpusDataModule
+from datamodules.text import Document
+from datamodules.tinyworld import general_instructions
 from zoo.errors import ZooError
 
 
@@ -50,7 +54,8 @@ def test_mix_share_replaces_documents_and_keeps_the_corpus_size():
         dm.setup()
     counts = {name: dm.report["documents"]["train"] for name, dm in (("pure", pure), ("half", half), ("whole", whole))}
     assert counts["pure"] == counts["half"] == counts["whole"]
-    assert half.report["mix"] == {"source": "instructions:general", "share": 0.5}
+    mix = half.report["mix"]
+    assert {key: mix[key] for key in ("source", "share")} == {"source": "instructions:general", "share": 0.5}
     from zoo.checkpoint import data_section
 
     assert "- Mixed in: `instructions:general`, replacing 50% of the training documents" in data_section(half.report)
@@ -67,10 +72,52 @@ def test_mix_share_replaces_documents_and_keeps_the_corpus_size():
 @pytest.mark.parametrize("kwargs, message", [
     ({"mix_source": "instructions:general", "mix_share": 1.5}, "mix_share"),
     ({"mix_share": 0.5}, "needs --data.mix_source"),
+    ({"mix_source": "instructions:general", "mix_share": 0.5, "mix_unit": "tokens"}, "replaces a share of the"),
+    ({"mix_source": "instructions:general", "mix_unit": "words"}, "mix_unit='words' is not a unit.*documents, tokens"),
 ])
 def test_bad_mix_share_is_refused(kwargs, message):
     with pytest.raises(ZooError, match=message):
         small(**kwargs)
+
+
+def token_counts(dm: TextCorpusDataModule) -> Counter:
+    """Tokens of the training sequences that are mixed-in instructions and that are the world's documents,
+    measured on the sequences (documents packing: every piece starts with bos, padding aside)."""
+    instructions = {row["text"] for row in general_instructions(2000, 0)}
+    tok, counts = dm.tokenizer, Counter()
+    for row in dm.blocks["train"]:
+        starts = (row == tok.bos_token_id).nonzero().flatten().tolist()
+        for a, b in zip(starts, [*starts[1:], len(row)]):
+            piece = row[a:b][row[a:b] != tok.pad_token_id]
+            text = tok.decode(piece.tolist(), skip_special_tokens=True)
+            counts["mixed" if text in instructions else "documents"] += len(piece)
+    return counts
+
+
+@pytest.mark.parametrize("ratio", [0.5, 2.0])
+def test_token_mix_holds_the_ratio_in_tokens(ratio):
+    dm = small(mix_source="instructions:general", mix_ratio=ratio, mix_unit="tokens", packing="documents",
+               block_size=512)
+    dm.setup()
+    counts = token_counts(dm)
+    assert counts["mixed"] / counts["documents"] == pytest.approx(ratio, rel=0.02)
+    report = dm.report["mix"]
+    assert report["unit"] == "tokens" and report["tokens"]["documents"] == counts["documents"]
+    assert report["tokens"]["mixed"] == counts["mixed"]
+    by_documents = small(mix_source="instructions:general", mix_ratio=ratio, packing="documents", block_size=512)
+    by_documents.setup()
+    counts = token_counts(by_documents)
+    assert counts["mixed"] / counts["documents"] < ratio / 4, "a document-count ratio mixes in few short texts"
+
+
+def test_token_sample_uses_every_document_once_before_any_twice():
+    import random
+
+    pool = [Document([0] * n, f"doc {n}") for n in (3, 5, 2)]
+    chosen = TextCorpusDataModule._token_sample(pool, 12, random.Random(0))
+    lengths = [len(d.ids) for d in chosen]
+    assert sum(lengths) >= 12 > sum(lengths[:-1]), "stops at the first document that reaches the target"
+    assert sorted(lengths[:3]) == [2, 3, 5] and len(chosen) == 4
 
 
 @pytest.mark.parametrize("source", ["sampled:base-lm-tiny", "sampled:0:base-lm-tiny", "sampled:12:"])

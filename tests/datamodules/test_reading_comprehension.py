@@ -14,8 +14,19 @@ import pytest
 
 from datamodules.transforms.rc_templates import INTROS, POOLS
 from datamodules.transforms.reading_comprehension import (
-    FAMILIES, STATS_KEYS, SUBCATEGORIES, ReadingComprehension, aggregate_stats, convert_file, corpus_keywords,
-    domain_keywords, mine_tasks, split_sentences, stats_table, truncate_words,
+    CONTEXT_COLUMN,
+    FAMILIES,
+    STATS_KEYS,
+    SUBCATEGORIES,
+    ReadingComprehension,
+    aggregate_stats,
+    convert_file,
+    corpus_keywords,
+    domain_keywords,
+    mine_tasks,
+    split_sentences,
+    stats_table,
+    truncate_words,
 )
 from zoo.errors import ZooError
 
@@ -29,8 +40,8 @@ CAUSE = "the severe headaches that appeared during the first two weeks of use."
 KEYWORDS = ["bioavailability", "clearance", "metabolite", "pharmacokinetics"]
 
 
-def mined(text: str, keywords=()) -> dict:
-    return mine_tasks(split_sentences(text), frozenset(keywords))
+def mined(text: str, keywords=(), patterns: str = "upstream") -> dict:
+    return mine_tasks(split_sentences(text), frozenset(keywords), patterns=patterns)
 
 
 def transform(**kwargs) -> ReadingComprehension:
@@ -125,6 +136,41 @@ def test_effect_cause_rejects(text):
     assert "commonsense_effect_cause" not in mined(text)
 
 
+# A comma (or a sentence end) inside a sentence: upstream's regexes do not mine it, the loose reading does.
+A_COMMA = "The new compound, a small molecule, was tested on a large group of adults."
+B_COMMA = "the researchers recorded fewer side effects, and fewer dropouts, than before."
+A_DECIMAL = "The dose of 2.5 mg per day was tested on a large group of adult volunteers."
+
+
+@pytest.mark.parametrize("text, upstream, loose", [
+    (f"{A_COMMA} Therefore, {B}", set(), {"nli_entail", "commonsense_cause_effect"}),
+    (f"{A} Therefore, {B_COMMA}", set(), {"nli_entail", "commonsense_cause_effect"}),
+    (f"{A_DECIMAL} Therefore, {B}", set(), {"nli_entail", "commonsense_cause_effect"}),
+    (f"{A_COMMA} However, {B}", {"paraphrase_different"}, {"nli_contradict", "paraphrase_different"}),
+    (f"{A_COMMA} In other words, {B}", {"paraphrase_similar"}, {"paraphrase_similar"}),
+    (f"{A_DECIMAL} In other words, {B}", set(), {"paraphrase_similar"}),
+    (f"{A} Therefore, {B}", {"nli_entail", "commonsense_cause_effect"}, {"nli_entail", "commonsense_cause_effect"}),
+    (f"Many patients in the northern clinics, and in the south, stopped early due to {CAUSE}", set(),
+     {"commonsense_effect_cause"}),
+    (f"{EFFECT} due to {CAUSE[:-1]}, mostly at night.", set(), {"commonsense_effect_cause"}),
+    ("The following short review, written last year, is about the side effects of heart drugs.", set(),
+     {"word2text_topic"}),
+    ("The following short review is about the side effects of heart drugs, old and new.", {"word2text_topic"},
+     {"word2text_topic"}),
+    ("In this field pharmacokinetics is defined as the study of how the body clears a drug, e.g. by the kidney.",
+     set(), {"word2text_definition"}),
+])
+def test_upstream_character_rules_are_the_default_and_loose_mines_more(text, upstream, loose):
+    assert set(mined(text)) == upstream
+    assert set(mined(text, patterns="loose")) == loose
+    assert set(ReadingComprehension(keywords=[]).mine(split_sentences(text), None)) == upstream
+
+
+def test_unknown_patterns_are_refused():
+    with pytest.raises(ZooError, match="patterns='strict' is not a reading.*upstream, loose"):
+        ReadingComprehension(patterns="strict")
+
+
 # --------------------------------------------------------------------------- word-to-text
 @pytest.mark.parametrize("sentence, term, definition, lead", [
     ("In this field pharmacokinetics is defined as the study of how the body clears a drug.", "pharmacokinetics",
@@ -175,24 +221,51 @@ def test_keywords_need_three_per_sentence_and_keep_two_sentences():
     assert "word2text_keywords" not in mined(three)  # no keywords, no task
     many = " ".join([three] * 5)
     assert len(mined(many, KEYWORDS)["word2text_keywords"]) == 2
-    too_long = three[:-1] + " and" + " more" * 100 + "."
-    assert "word2text_keywords" not in mined(too_long, KEYWORDS)
+    # Upstream bounds the sentence's distinct pieces (a set), not its length.
+    repetitive = three[:-1] + " and" + " more" * 100 + "."
+    assert mined(repetitive, KEYWORDS)["word2text_keywords"] == [("clearance, metabolite, bioavailability", repetitive)]
+    too_varied = three[:-1] + "".join(f" w{i}" for i in range(100)) + "."
+    assert "word2text_keywords" not in mined(too_varied, KEYWORDS)
 
 
-def test_domain_keywords_are_long_domain_only_words_and_cached(zoo_home):
-    domain = ["The clearance of the metabolite sets the bioavailability of the drug."] * 20
-    general = ["The weather in the town was mild and the market was busy with people."] * 20
-    keywords = domain_keywords(domain, general, vocab_size=500)
-    assert {"clearance", "metabolite", "bioavailability"} <= keywords
-    assert "drug" not in keywords, "shorter than 5 characters"
+# "metabolite" has 10 letters, "clearance" 9: upstream keeps sentencepiece pieces longer than 10 with the word mark.
+KEYWORD_DOMAIN = ["The clearance of the metabolite sets the bioavailability and the pharmacokinetics of the drug."] * 20
+KEYWORD_DOMAIN.append("Several metabolites appeared.")
+KEYWORD_GENERAL = ["The weather in the town was mild and the market was busy with people."] * 20
+
+
+def test_domain_keywords_are_long_domain_only_pieces_and_cached(zoo_home):
+    keywords = domain_keywords(KEYWORD_DOMAIN, KEYWORD_GENERAL, vocab_size=400)
+    assert {"metabolite", "bioavailability", "pharmacokinetics"} <= keywords
+    assert not keywords & {"clearance", "drug"}, "shorter than 10 characters"
+    assert "metabolites" not in keywords, "seen once: no piece of its own"
     assert not keywords & {"The", "the", "weather"}, "words of the general corpus are not domain-specific"
     cached = list((zoo_home / "cache" / "rc_keywords").glob("*/keywords.json"))
-    assert cached and domain_keywords(domain, general, vocab_size=500) == keywords
+    assert cached and domain_keywords(KEYWORD_DOMAIN, KEYWORD_GENERAL, vocab_size=400) == keywords
+
+
+def test_keywords_are_found_as_the_domain_tokenizers_word_pieces(tmp_path):
+    corpora = []
+    for name, texts in (("domain", KEYWORD_DOMAIN), ("general", KEYWORD_GENERAL)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+        corpora.append(str(tmp_path / f"{name}.jsonl"))
+    rc = ReadingComprehension(keyword_corpora=tuple(corpora), keyword_vocab_size=400)
+    keywords = rc.keyword_set()
+    assert keywords == domain_keywords(KEYWORD_DOMAIN, KEYWORD_GENERAL, vocab_size=400)
+    assert rc.word_pieces("metabolites")[0] == "\u2581metabolite"
+    sentence = "Several metabolites change the bioavailability and pharmacokinetics of this drug."
+    # "metabolites" starts with the piece "▁metabolite", so the sentence holds that keyword (as upstream's does).
+    assert rc.mine([sentence], None)["word2text_keywords"] == [("metabolite, bioavailability, pharmacokinetics",
+                                                                sentence)]
+    assert "word2text_keywords" not in mine_tasks([sentence], keywords), "as whole words it holds two"
+    shuffled = "Several metabolites change this drug (bioavailability and pharmacokinetics)."
+    assert "word2text_keywords" not in rc.mine([shuffled], None), "a word after a bracket has no word-start piece"
 
 
 def test_tinyworld_keywords_name_the_domain():
     keywords = corpus_keywords("tinyworld:biomed", "tinyworld:general", world={"n_entities": 40})
     assert {"Pharmacists", "pharmacology"} & keywords and not {"person", "Therefore"} & keywords
+    assert min(len(word) for word in keywords) >= 10
 
 
 # --------------------------------------------------------------------------- templates
@@ -221,6 +294,8 @@ def test_every_template_renders_with_its_fields():
                 # The answer is what was mined (or a label), never a constant the question gives away.
                 assert any(f"{{{name}}}" in answer for name in (*sub.roles, *dict(sub.answers))), (pool, answer)
     assert used == set(POOLS)
+    # A completion example prints the article once: its first part in the question, the rest as the answer.
+    assert all("{first}" in question and answer == "{rest}" for question, answer in POOLS["completion"])
 
 
 def test_nli_chooses_generate_templates_one_time_in_five():
@@ -238,7 +313,7 @@ def test_output_starts_with_the_raw_body_and_keeps_columns():
     body = f"{A} Therefore, {B} {EFFECT} due to {CAUSE}"
     out = rc({"id": ["x"], "title": ["A title"], "text": [body], "extra": [7]})
     assert out["text"][0].startswith(body + "\n\n") and out["id"] == ["x"] and out["title"] == ["A title"]
-    assert out["extra"] == [7]
+    assert out["extra"] == [7] and out[CONTEXT_COLUMN] == [len(body)]
 
 
 def test_at_most_two_examples_per_subcategory():
@@ -260,7 +335,7 @@ def test_blocks_group_one_family_each_behind_an_intro():
     }
     orders = set()
     for i in range(40):
-        text, stats = rc.render("", "Body.", ["Body."], [0], mined_parts, rc.document_rng(f"doc{i}"))
+        text, stats, _ = rc.render("", "Body.", ["Body."], [0], mined_parts, rc.document_rng(f"doc{i}"))
         assert text.startswith("Body.\n\n") and sum(stats.values()) == 6
         blocks: list[list[str]] = []
         for chunk in text[len("Body.\n\n"):].split("\n\n"):
@@ -302,21 +377,24 @@ def test_wrapper_probabilities(title, n_sentences, expected):
         assert any(t.endswith(f" {title}") for t in out["text"]), "the title is the summarization answer"
 
 
-def test_completion_answer_is_the_rest_of_the_body():
+def test_completion_prints_the_body_once_with_the_rest_as_the_answer():
     rc = transform()
     sentences = [f"This is short sentence number {i}." for i in range(6)]
     body = " ".join(sentences)
     cuts = set()
     for i in range(200):
-        text, stats = convert(rc, body, doc_id=f"c{i}")
+        out = rc({"id": [f"c{i}"], "title": [""], "text": [body]})
+        text, stats, context = out["text"][0], out["rc_stats"][0], out[CONTEXT_COLUMN][0]
         if not stats["completion_continuation"]:
+            assert text == body and context == len(body), "no title, short sentences: completion or nothing"
             continue
-        example = text[len(body) + 2:].partition("\n")[2]  # the only block: intro line, then the example
-        # Some cut k: the answer is sentences k.. of the body, the question quotes sentence k - 1.
-        fits = [k for k in range(1, 6) if example.endswith(" " + " ".join(sentences[k:]))
-                and sentences[k - 1] in example[: -len(" ".join(sentences[k:]))]]
-        assert fits, example
-        cuts.add(min(fits))  # larger k fit too (their "question" swallows part of the answer)
+        # The text is one completion example: the body's first part inside the question, the rest as the answer.
+        fits = {k for k in range(1, 6) for question, _ in POOLS["completion"]
+                if text == question.format(domain="biomed", first=" ".join(sentences[:k])) + " "
+                + " ".join(sentences[k:])}
+        assert fits and context == len(text) and all(text.count(sentence) == 1 for sentence in sentences)
+        if len(fits) == 1:  # a question that ends with the first part hides where the cut is
+            cuts |= fits
     assert len(cuts) >= 3, "the cut point is drawn per document"
 
 
@@ -363,6 +441,7 @@ def test_fingerprint_tracks_settings():
     assert transform().fingerprint == transform().fingerprint
     assert transform().fingerprint != transform(max_tokens=100).fingerprint
     assert transform().fingerprint != transform(keywords=["metabolite"]).fingerprint
+    assert transform().fingerprint != transform(patterns="loose").fingerprint
     assert "version" in transform().fingerprint
 
 
@@ -386,11 +465,15 @@ def test_tinyworld_biomed_documents_mine_most_families():
     out = rc({key: [d[key] for d in docs] for key in ("id", "title", "text")})
     summary = aggregate_stats(out["rc_stats"])
     share = {family: entry["documents"] / summary["documents"] for family, entry in summary["families"].items()}
-    assert all(share[family] > 0.3 for family in FAMILIES), share
+    # Commonsense is the rarest: upstream's rules mine cause->effect only from comma-free "Therefore," pairs (~29 %).
+    assert all(share[family] > 0.25 for family in FAMILIES), share
     for key in ("nli_entail", "nli_contradict", "nli_neutral", "commonsense_cause_effect", "paraphrase_similar",
                 "paraphrase_different", "word2text_definition", "word2text_topic", "word2text_keywords"):
         assert summary["subcategories"][key]["examples"] > 0, key
-    assert all(text.startswith(doc["text"]) for text, doc in zip(out["text"], docs))
+    for text, doc, stats, context in zip(out["text"], docs, out["rc_stats"], out[CONTEXT_COLUMN]):
+        # The document comes first: the body verbatim, or printed once around the completion question.
+        assert text.startswith(doc["text"]) != bool(stats["completion_continuation"])
+        assert all(sentence in text[:context] for sentence in split_sentences(doc["text"]))
 
 
 # --------------------------------------------------------------------------- files

@@ -8,7 +8,10 @@ import pytest
 import torch
 
 from datamodules import TextCorpusDataModule
+from datamodules.text import IGNORE_INDEX, document_windows, pack_whole
 from datamodules.transforms import DocumentTransform
+from datamodules.transforms.rc_templates import INTROS
+from datamodules.transforms.reading_comprehension import ReadingComprehension
 from zoo.errors import ZooError
 
 SMALL_WORLD = {"n_entities": 12}
@@ -40,6 +43,19 @@ def test_splits_are_by_document_and_seeded():
     assert 0.07 < splits.count("test") / len(ids) < 0.13
     assert splits == [split_of(i, 0.1, 0.1, seed=0) for i in ids]
     assert splits != [split_of(i, 0.1, 0.1, seed=1) for i in ids]
+
+
+def test_seed_orders_the_data_and_split_seed_splits_it():
+    base, reseeded, resplit = small(), small(seed=1), small(split_seed=1)
+    for dm in (base, reseeded, resplit):
+        dm.setup()
+    assert len({base.fingerprint, reseeded.fingerprint, resplit.fingerprint}) == 3
+    # Another seed keeps the split (the same sequences in every split) and changes the training order.
+    assert all(torch.equal(base.blocks[s], reseeded.blocks[s]) for s in ("train", "val", "test"))
+    first = [next(iter(dm.train_dataloader()))["input_ids"] for dm in (base, reseeded)]
+    assert not torch.equal(*first)
+    # Another split seed holds out other documents.
+    assert not torch.equal(base.blocks["test"], resplit.blocks["test"])
 
 
 def test_cache_is_keyed_by_fingerprint(zoo_home):
@@ -132,6 +148,8 @@ def test_test_loaders_score_stored_and_extractable_facts():
 def test_bad_arguments_are_clear():
     with pytest.raises(ZooError, match="val_fraction"):
         small(val_fraction=0.7)
+    with pytest.raises(ZooError, match="packing='whole' is not a packing; use one of blocks, documents"):
+        small(packing="whole")
     with pytest.raises(ZooError, match="block_size"):
         small(block_size=2)
     with pytest.raises(ZooError, match="n_entities"):
@@ -151,3 +169,84 @@ def test_reading_comprehension_transform_reports_and_never_leaks_titles():
     titles = {d["title"] for d in dm.tinyworld.documents}
     assert not any(f"<|bos|>{title}\n\n" in train for title in titles)
     assert any(title in train for title in titles)
+
+
+# --------------------------------------------------------------------------- packing by documents
+def test_windows_cut_at_paragraphs_then_sentences_and_repeat_the_head():
+    ids = list(range(20))
+    # The head (bos and a 3-token document) opens every later window: each next paragraph fits beside it.
+    assert document_windows(ids, 10, paragraph_cuts=[4, 8, 11, 15, 18], sentence_cuts=[], head=4) == [
+        ([0, 1, 2, 3, 4, 5, 6, 7], 0),                 # up to the last paragraph start that fits
+        ([0, 1, 2, 3, 8, 9, 10], 4),
+        ([0, 1, 2, 3, 11, 12, 13, 14], 4),
+        ([0, 1, 2, 3, 15, 16, 17, 18, 19], 4)]
+    # A paragraph too long to sit beside the head: no head, cut at a sentence start, else where the window is full.
+    assert document_windows(ids, 8, paragraph_cuts=[4, 6], sentence_cuts=[10, 13], head=4) == [
+        ([0, 1, 2, 3, 4, 5], 0), ([6, 7, 8, 9, 10, 11, 12], 0), ([13, 14, 15, 16, 17, 18, 19], 0)]
+    assert document_windows(ids, 8, [], []) == [(ids[:8], 0), (ids[8:16], 0), (ids[16:], 0)]
+
+
+def test_pieces_are_packed_whole_longest_first_with_padding_and_repeated_heads_masked():
+    input_ids, labels = pack_whole([([1, 2, 3], 0), ([4, 5], 0), ([6, 7, 8, 9, 10], 1)], size=6, pad_id=0)
+    assert input_ids.tolist() == [[6, 7, 8, 9, 10, 0], [1, 2, 3, 4, 5, 0]]
+    x = IGNORE_INDEX
+    assert labels.tolist() == [[x, 7, 8, 9, 10, x], [1, 2, 3, 4, 5, x]]
+
+
+def rc_documents(block_size: int) -> TextCorpusDataModule:
+    return small(source="tinyworld:biomed", block_size=block_size, packing="documents",
+                 transform=ReadingComprehension(domain="biomed"))
+
+
+def segments(dm: TextCorpusDataModule, row: torch.Tensor) -> list[str]:
+    """The texts of a sequence, cut before each bos (where documents and windows that repeat their head start)."""
+    tok = dm.tokenizer
+    starts = [0, *(row == tok.bos_token_id).nonzero().flatten().tolist()]
+    return [tok.decode(row[a:b].tolist(), skip_special_tokens=True)
+            for a, b in zip(starts, [*starts[1:], len(row)]) if b > a]
+
+
+@pytest.mark.parametrize("block_size", [2048, 512])
+def test_documents_packing_reads_every_task_with_its_document(block_size):
+    dm = rc_documents(block_size)
+    dm.setup()
+    rows = dm._split_rows()[0]["train"]
+    documents = {text[:context] for text, context in rows}
+    assert min(len(d) for d in documents) > 100
+    cut = dm.report["packing"]["train"]["documents_cut"]
+    assert (cut == 0) == (block_size == 2048), "512 tokens are too few for some RC texts, 2048 hold every one"
+    tok, with_tasks = dm.tokenizer, 0
+    assert bool((dm.blocks["train"][:, 0] == tok.bos_token_id).all()), "every piece starts with bos and a document"
+    for row in dm.blocks["train"]:
+        for segment in segments(dm, row):
+            if any(intro in segment for intro in INTROS):
+                with_tasks += 1
+                assert any(segment.startswith(document) for document in documents), segment[:200]
+    assert with_tasks > len(rows) // 2
+    # Each document ends once (eos); sequences end in padding only, which the labels skip.
+    train, labels = dm.blocks["train"], dm.labels["train"]
+    assert int((train == tok.eos_token_id).sum()) == len(rows)
+    padding = train == tok.pad_token_id
+    assert padding.any() and bool((labels[padding] == IGNORE_INDEX).all())
+    real = ~padding
+    assert bool((real.cumsum(1) == real.sum(1, keepdim=True)).logical_or(real).all()), "padding only at the end"
+    masked = (labels == IGNORE_INDEX) & real
+    assert bool(masked.any()) == (block_size == 512), "only repeated documents are masked besides padding"
+    batch = next(iter(dm.train_dataloader()))
+    assert set(batch) == {"input_ids", "labels"} and batch["labels"].shape == batch["input_ids"].shape
+    assert "<|pad|>" not in "".join(dm.training_texts())
+
+
+def test_documents_packing_never_cuts_a_document_that_fits():
+    blocks, documents = small(block_size=256), small(block_size=256, packing="documents")
+    blocks.setup(), documents.setup()
+    assert blocks.fingerprint != documents.fingerprint and "labels" not in blocks._blocks("train").columns
+    tok = documents.tokenizer
+    texts = [text for text, _ in documents._split_rows()[0]["train"]]
+    fitting = [t for t in texts if len(tok(t, add_special_tokens=False)["input_ids"]) + 2 <= 256]
+    assert len(fitting) > 10
+    pieces = [segment for row in documents.blocks["train"] for segment in segments(documents, row)]
+    # (A window of a longer document, which starts without bos, may follow a whole one in its sequence.)
+    assert all(any(piece.startswith(t) for piece in pieces) for t in fitting), "a document that fits is never cut"
+    rows = [tok.decode(row.tolist(), skip_special_tokens=True) for row in blocks.blocks["train"]]
+    assert sum(not any(t in row for row in rows) for t in fitting) > len(fitting) // 3, "blocks cut many of them"

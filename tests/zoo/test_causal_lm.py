@@ -49,6 +49,20 @@ def test_loss_matches_transformers_reference(module, tokenizer):
     assert ours.item() == pytest.approx(reference.item(), abs=1e-6)
 
 
+def test_a_document_packed_whole_trains_only_on_its_labelled_tokens(module, tokenizer):
+    """Documents packed whole carry ``labels``: padding (and repeated context) are -100 and add nothing to the loss."""
+    ids = tokenizer("Question: Where was Turo Marten born?\nAnswer: Valparaiso", return_tensors="pt").input_ids
+    padded = torch.cat([ids, torch.full((1, 5), tokenizer.pad_token_id)], dim=1)
+    labels = torch.cat([ids, torch.full((1, 5), -100)], dim=1)
+    alone, _, _ = module.lm_loss(ids)
+    loss = module.training_step({"input_ids": padded, "labels": labels}, 0)
+    # Causal attention never reads the padding on the right, and its targets are ignored: the document's own loss.
+    assert loss.item() == pytest.approx(alone.item(), abs=1e-5)
+    targets = CausalLM.batch_targets({"input_ids": padded, "labels": labels})
+    assert targets[0, : ids.size(1) - 1].tolist() == ids[0, 1:].tolist() and (targets != -100).sum() == ids.size(1) - 1
+    assert CausalLM.batch_targets({"input_ids": padded}) is None, "packed blocks: every next token is a target"
+
+
 def test_choice_scores_are_summed_option_logprobs(module, tokenizer):
     item = {"prompt": "Turo Marten was born in", "options": [" Lisbon", " Valparaiso Bay", " Osaka", " Tallinn"],
             "answer_index": 1}

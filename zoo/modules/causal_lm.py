@@ -102,14 +102,22 @@ class CausalLM(ZooModule):
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
         return loss, logits, targets
 
+    @staticmethod
+    def batch_targets(batch: dict) -> torch.Tensor | None:
+        """The targets of a batch that carries ``labels`` (documents packed whole: padding and repeated context
+        are -100), shifted left; None for packed blocks, whose every token is a target."""
+        if "labels" not in batch:
+            return None
+        return F.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE_INDEX)
+
     # ------------------------------------------------------------------ steps
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, _, _ = self.lm_loss(batch["input_ids"])
+        loss, _, _ = self.lm_loss(batch["input_ids"], self.batch_targets(batch))
         self.log("train/loss", loss, prog_bar=True)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        loss, logits, targets = self.lm_loss(batch["input_ids"])
+        loss, logits, targets = self.lm_loss(batch["input_ids"], self.batch_targets(batch))
         self.val_ppl(logits, targets)
         self.log("val/loss", loss, prog_bar=True, sync_dist=True)
         self.log("val/ppl", self.val_ppl, prog_bar=True)
@@ -122,7 +130,7 @@ class CausalLM(ZooModule):
             metric((scores.argmax(-1) == batch["gold"]).float())
             self.log(f"test/{names[dataloader_idx]}_acc", metric, add_dataloader_idx=False)
             return
-        loss, logits, targets = self.lm_loss(batch["input_ids"])
+        loss, logits, targets = self.lm_loss(batch["input_ids"], self.batch_targets(batch))
         self.test_ppl(logits, targets)
         self.log("test/loss", loss, add_dataloader_idx=False, sync_dist=True)
         self.log("test/ppl", self.test_ppl, add_dataloader_idx=False)
