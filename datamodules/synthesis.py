@@ -110,13 +110,14 @@ class SynthesisDataModule(ZooDataModule):
         text_field: Column holding the text in file and hub sources.
         world: ``WorldConfig`` fields for ``tinyworld:`` sources.
         split: Keep only this split of the source's documents (``train``, ``val``, ``test``; the
-            split of ``TextCorpusDataModule`` with the default fractions and ``seed``), or all of them.
+            split of ``TextCorpusDataModule`` with the default fractions and ``split_seed``), or all of them.
         first: Skip the documents before this one (a slice of the source: one round of a multi-round
             synthesis).
         count: Take at most this many documents from ``first`` on (unset: all the rest).
         previous_dir: The previous round's output: item ``j`` carries its row ``j`` (text and pairs) as
             ``previous``, the demonstration of multi-round instruction synthesis.
-        seed: Seed of the split.
+        split_seed: Seed of the split (as ``TextCorpusDataModule``'s: a study's seeds leave it fixed).
+        seed: The DataModule's seed; a synthesis shuffles nothing (items go in order), so it changes no shard.
 
     Raises:
         ZooError: for both or neither of ``source`` and ``n_documents``, a count out of range
@@ -126,7 +127,8 @@ class SynthesisDataModule(ZooDataModule):
 
     def __init__(self, out_dir: str, source: str | None = None, n_documents: int | None = None, shard_size: int = 256,
                  batch_size: int = 16, text_field: str = "text", world: dict | None = None, split: str | None = None,
-                 first: int = 0, count: int | None = None, previous_dir: str | None = None, seed: int = 0):
+                 first: int = 0, count: int | None = None, previous_dir: str | None = None, split_seed: int = 0,
+                 seed: int = 0):
         super().__init__(batch_size=batch_size, seed=seed)
         if (source is None) == (n_documents is None):
             raise ZooError("synthesis needs exactly one of --data.source (documents to edit) and --data.n_documents "
@@ -143,7 +145,7 @@ class SynthesisDataModule(ZooDataModule):
             world_config(source, world)
         self.out_dir, self.source, self.n_documents = Path(out_dir), source, n_documents
         self.shard_size, self.text_field, self.world, self.split = shard_size, text_field, dict(world or {}), split
-        self.first, self.count, self.previous_dir = first, count, previous_dir
+        self.first, self.count, self.previous_dir, self.split_seed = first, count, previous_dir, split_seed
         self._items: list[dict] | None = None
 
     @property
@@ -157,14 +159,15 @@ class SynthesisDataModule(ZooDataModule):
                 rows = [{"id": i, "title": t, "text": x} for i, t, x in
                         zip(documents["id"], documents["title"], documents["text"])]
                 if self.split:
-                    rows = [r for r in rows if split_of(r["id"], seed=self.seed) == self.split]
+                    rows = [r for r in rows if split_of(r["id"], seed=self.split_seed) == self.split]
                 rows = rows[self.first:None if self.count is None else self.first + self.count]
                 if not rows:
                     raise ZooError(f"{self.source}: no documents to synthesise from (split {self.split}, from "
                                    f"{self.first}); check --data.source, --data.split and the slice")
             previous = read_shards(self.previous_dir) if self.previous_dir else []
             self._items = [{**row, "index": i, "shard": i // self.shard_size,
-                            **({"previous": {"text": previous[i]["text"], "pairs": previous[i]["pairs"]}}
+                            **({"previous": {key: previous[i][key] for key in ("text", "pairs", "history")
+                                             if key in previous[i]}}
                                if i < len(previous) else {})} for i, row in enumerate(rows)]
         return self._items
 
@@ -187,8 +190,8 @@ class SynthesisDataModule(ZooDataModule):
         """The data settings that decide what the shards hold: which documents, cut how (not the batch
         size: batches never cross a shard)."""
         return {"source": self.source, "n_documents": self.n_documents, "text_field": self.text_field,
-                "world": self.world, "split": self.split, "seed": self.seed, "first": self.first, "count": self.count,
-                "previous_dir": self.previous_dir, "shard_size": self.shard_size}
+                "world": self.world, "split": self.split, "split_seed": self.split_seed, "first": self.first,
+                "count": self.count, "previous_dir": self.previous_dir, "shard_size": self.shard_size}
 
     def check_settings(self, module: Mapping[str, Any]) -> dict[str, Any]:
         """Record the settings of the shards in ``out_dir``, or refuse to add to shards made with others.

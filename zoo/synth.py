@@ -9,9 +9,10 @@ same command again resumes.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from jsonargparse.typing import PositiveInt
 
@@ -103,7 +104,7 @@ def rc(*, in_: str, out: Path, domain: str = "biomed", max_tokens: PositiveInt =
     return 0
 
 
-def toedit(*, in_: str, shards: Shards, editing: EditSettings, prior: str = "base-lm-tiny", split: Split | None = None,
+def toedit(*, in_: str, shards: Shards, editing: EditSettings, prior: str = "toedit-prior-tiny", split: Split | None = None,
            trainer_args: Sequence[str] = ()) -> int:
     """Token-edit documents with a frozen prior LM (ToEdit): resample the tokens it finds too easy.
 
@@ -153,8 +154,9 @@ def instruct(*, in_: str, shards: Shards, model: str = "instruct-synth-tiny", ma
         shards: Output folder and shard settings.
         model: Instruction synthesizer: zoo name or local-dir:/path.
         max_new_tokens: Longest completion (upstream: 400).
-        rounds: Multi-round synthesis: the corpus in this many slices, each text prompted after the previous
-            slice's text at its index and that text's pairs.
+        rounds: Multi-round synthesis: the corpus in this many slices, each text prompted after the texts at its
+            index in the earlier slices with their pairs, back to where that chain broke (a text without pairs,
+            or a chain too long for the window); each round's rows carry the chain the next round continues.
         trainer_args: Arguments after -- for the Trainer, e.g. --trainer.strategy=ddp --trainer.devices=2.
     """
     from datamodules.base import check_source

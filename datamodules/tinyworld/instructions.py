@@ -1,4 +1,8 @@
-"""General instruction-response texts to mix with domain reading-comprehension data.
+"""Instruction data of tinyworld: general instruction-response texts, and the synthesizer's questions.
+
+The first part (:func:`general_instructions`) is general instruction data to mix with domain
+reading-comprehension data; the second (:data:`SYNTHESIZER_QUESTIONS`, :func:`synthesizer_pairs`)
+words the question/answer pairs an instruction synthesizer is fine-tuned on.
 
 AdaptLLM continues pre-training on reading-comprehension texts mixed with
 general instruction data (about 1:1), which keeps the model able to follow
@@ -11,6 +15,12 @@ with any tinyworld domain, so mixing adds prompting skill but no world facts.
 Every instruction keeps its variable parts in numbers, in double quotes or
 after its colon, so that one phrasing is one template once those are masked.
 
+The instruction synthesizer (Instruction Pre-Training) learns to write questions from its training
+pairs, and a model pre-trained on what it writes reads them. Were those the wordings the evaluation
+asks with (``Attribute.questions``, tinyworld's question task), both would have seen every template
+of the test, so the synthesizer's pairs are worded with their own questions, three per attribute,
+none of them an evaluation template (checked with the contamination check's template rule).
+
 Example:
     >>> from datamodules.tinyworld import general_instructions
     >>> records = general_instructions(n=2000, seed=0)
@@ -22,6 +32,9 @@ import random
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from .domain import DOMAINS
+from .world import World
 
 # Groups of everyday words; no word is in two groups, so "odd one out" has one answer.
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -548,3 +561,97 @@ def instruction_documents(n: int = 2000, seed: int = 0) -> dict[str, list[str]]:
         "title": [""] * len(records),
         "text": [record["text"] for record in records],
     }
+
+
+#: The synthesizer's question wordings: domain -> attribute -> wordings over ``{name}``. Disjoint from
+#: the evaluation's ``Attribute.questions``: no wording holds an evaluation template's words in order
+#: (its entity may stand for 1 to 4 words), which tests/zoo/test_instruction_pretrain.py checks.
+SYNTHESIZER_QUESTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "general": {
+        "birth_city": ("Where was {name} born?", "What is the birthplace of {name}?",
+                       "Name the city where {name} was born."),
+        "profession": ("What job does {name} have?", "What is the profession of {name}?",
+                       "What kind of work does {name} do?"),
+        "employer": ("Who is the employer of {name}?", "At which firm does {name} have a job?",
+                     "Name the company that {name} works for."),
+        "university": ("Where did {name} study?", "From which university did {name} graduate?",
+                       "Name the school where {name} studied."),
+        "hobby": ("What is the favourite pastime of {name}?", "How does {name} spend spare time?",
+                  "Which leisure activity does {name} enjoy?"),
+        "native_language": ("What is the mother tongue of {name}?", "What language did {name} grow up speaking?",
+                            "In what language was {name} raised?"),
+    },
+    "biomed": {
+        "target": ("What is the protein target of {name}?", "To which protein does {name} bind?",
+                   "Name the protein that {name} blocks."),
+        "condition": ("What is {name} used to treat?", "For which illness is {name} given?",
+                      "Name the disease that {name} is used against."),
+        "side_effect": ("What is the most common side effect of {name}?", "What problem does {name} often cause?",
+                        "Which side effect do patients on {name} report most?"),
+        "drug_class": ("What is the drug class of {name}?", "What type of medicine is {name}?",
+                       "Which class of drugs includes {name}?"),
+        "lab": ("At which laboratory was {name} discovered?", "Who discovered {name}?",
+                "Name the institute where {name} was discovered."),
+        "approval_country": ("Where was {name} first approved?", "What country first approved {name}?",
+                             "In what country was {name} first licensed for sale?"),
+    },
+    "finance": {
+        "sector": ("In which sector does {name} operate?", "What sector is {name} part of?",
+                   "What business is {name} in?"),
+        "headquarters": ("Where are the headquarters of {name}?", "Which city is home to the head office of {name}?",
+                         "In what city is {name} based?"),
+        "exchange": ("On which stock exchange is {name} listed?", "Where do shares of {name} trade?",
+                     "Which exchange lists {name}?"),
+        "chief_executive": ("Who leads {name}?", "Who is the chief executive of {name}?",
+                            "Name the chief executive of {name}."),
+        "auditor": ("Which firm audits the accounts of {name}?", "Who is the auditor of {name}?",
+                    "Name the auditor of {name}."),
+        "main_market": ("Where does {name} earn most of its revenue?", "What is the main market of {name}?",
+                        "In which region does {name} make most of its sales?"),
+    },
+    "law": {
+        "court": ("Which court decided {name}?", "What court heard {name}?", "Name the court that decided {name}."),
+        "area_of_law": ("What area of law is {name} about?", "In which field of law is {name} a leading case?",
+                        "Which area of law does {name} belong to?"),
+        "remedy": ("Which remedy did the court award in {name}?", "What relief did {name} end with?",
+                   "What was the outcome ordered in {name}?"),
+        "presiding_judge": ("Who presided over {name}?", "Which judge presided in {name}?",
+                            "Name the presiding judge of {name}."),
+        "statute": ("Which statute did the court interpret in {name}?", "What law was interpreted in {name}?",
+                    "Name the statute at the centre of {name}."),
+        "year_decided": ("In which year was {name} decided?", "When was {name} decided?",
+                         "What year did {name} end?"),
+    },
+}
+
+
+def synthesizer_pairs(world: World) -> list[dict]:
+    """The world's ``qa_pairs`` with every question in the synthesizer's own wording.
+
+    Each pair's attribute is read off the evaluation wording the world drew for it, and its new
+    wording is drawn from :data:`SYNTHESIZER_QUESTIONS` by a stream keyed by the record id and the
+    attribute, so the pairs are the same in any process.
+
+    Args:
+        world: A generated world.
+
+    Returns:
+        ``{"id", "entity", "context", "pairs": [{"question", "answer"}]}`` per record, in order.
+
+    Raises:
+        KeyError: for a domain or attribute without synthesizer wordings.
+    """
+    domain = world.config.domain
+    wordings = SYNTHESIZER_QUESTIONS[domain]
+    attributes = DOMAINS[domain].attributes[: world.config.n_attributes]
+    records = []
+    for record in world.qa_pairs:
+        name = record["entity"]
+        attribute_of = {template.format(name=name): a.name for a in attributes for template in a.questions}
+        pairs = []
+        for pair in record["pairs"]:
+            attribute = attribute_of[pair["question"]]
+            rng = random.Random(f"tinyworld:synthesizer-question:{record['id']}:{attribute}")
+            pairs.append({"question": rng.choice(wordings[attribute]).format(name=name), "answer": pair["answer"]})
+        records.append({**record, "pairs": pairs})
+    return records

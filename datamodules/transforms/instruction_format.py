@@ -10,29 +10,35 @@ text and writes question/answer pairs about it:
   (:func:`synthesizer_example`), and its greedy generations are read back with
   :func:`parse_pairs`.
 
-Multi-round (few-shot) synthesis cuts the corpus into ``M`` contiguous slices
-(:func:`round_slices`); in round ``r`` each text is prompted after the previous round's text at
-the same index and the pairs synthesized for it (:func:`multi_round_prompts`), so the pairs of
-later rounds follow the style of earlier ones and the instruction data gets longer contexts.
+Multi-round (few-shot) synthesis cuts the texts into ``M`` contiguous slices
+(:func:`round_slices`); in round ``r`` the text at position ``j`` is prompted after the texts at
+position ``j`` of the earlier rounds, each followed by its pairs, back to where that chain broke
+(:func:`next_history`, :func:`synthesize_in_rounds`; upstream's ``get_dataset``), so later rounds
+write pairs in the style of earlier ones and the texts synthesized together form one few-shot
+pre-training example. The prompt is the token sequence the synthesizer is fine-tuned on, several
+examples concatenated (``datamodules.instruction.few_shot_prompt``)::
+
+    <bos> <CON> {text 1} </CON>\n\n<QUE> q <ANS> a </END><eos><bos> <CON> {text 2} </CON>\n\n
 
 Pure Python (no torch), so the format is usable from data scripts and tests alike.
 
 Deviations from upstream, on purpose: the duplicate-question rule also ignores runs of
 whitespace and compares ``casefold``-ed text (upstream: ``lower()``); a chunk whose question or
 answer holds a marker (two pairs that ran together without ``</END>``) is dropped rather than
-read as one long pair; a previous round's item without pairs is not used as a demonstration
-(it would teach the synthesizer to answer nothing).
+read as one long pair; whether a history fits the window is counted in tokens (upstream: 1.5 per
+word).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 CON, CON_END, QUE, ANS, END = "<CON>", "</CON>", "<QUE>", "<ANS>", "</END>"
 #: Every marker of the format; none may appear inside a parsed question or answer.
 MARKERS: tuple[str, ...] = (CON, CON_END, QUE, ANS, END)
-#: What joins consecutive pairs in a completion (and a demonstration to the next prompt).
+#: What joins consecutive pairs in a completion.
 PAIR_SEPARATOR = "\n\n"
 
 
@@ -145,44 +151,77 @@ def synthesizer_example(context: str, pairs: Iterable[QAPair | Mapping]) -> tupl
     return render_context(context), render_pairs(pairs)
 
 
-def multi_round_prompts(texts: Sequence[str], previous: Sequence[tuple[str, Sequence[QAPair]] | None],
-                        count_tokens: Callable[[str], int], window: int, max_new_tokens: int) -> list[str]:
-    """The prompts of one round of multi-round (few-shot) synthesis.
+#: One demonstration of multi-round synthesis: an earlier text and the pairs synthesized for it.
+Demo = tuple[str, Sequence[QAPair]]
 
-    The prompt of ``texts[i]`` is the previous round's text at the same index, its pairs and a
-    blank line, then the plain prompt::
 
-        render_context(prev_text) + render_pairs(prev_pairs) + "\\n\\n" + render_context(texts[i])
+class Synthesized(NamedTuple):
+    """What a synthesizer wrote for one text.
 
-    when ``previous[i]`` is not None, has at least one pair, and the prompt leaves room for the
-    generation: ``count_tokens(prompt) + max_new_tokens <= window``. Otherwise it is the plain
-    ``render_context(texts[i])`` (round 1, no demonstration, or one that does not fit).
+    Attributes:
+        pairs: The parsed pairs (:func:`parse_pairs`).
+        history: The earlier texts, each with its pairs, that the prompt was chained after, oldest
+            first; empty for a plain prompt (round 1, a broken chain, or a history that did not fit
+            the window).
+    """
+
+    pairs: list[QAPair]
+    history: list[Demo]
+
+
+def next_history(text: str, synthesized: Synthesized) -> list[Demo]:
+    """What the next round's text at the same position is prompted after: this text with its pairs,
+    after the history this text's own prompt was chained after; nothing when this text got no pairs
+    (upstream's ``get_dataset``: a text without pairs breaks the chain).
 
     Args:
-        texts: This round's texts.
-        previous: Per text, ``(text, pairs)`` of the previous round's item at the same index
-            (see :func:`round_slices`), or None.
-        count_tokens: Token count of a prompt (the synthesizer's tokenizer, or an estimate).
-        window: The synthesizer's context window in tokens (upstream: 4096).
-        max_new_tokens: Tokens reserved for the generation (upstream: 400).
+        text: This round's text.
+        synthesized: What the synthesizer wrote for it.
+    """
+    return [*synthesized.history, (text, synthesized.pairs)] if synthesized.pairs else []
+
+
+def synthesize_in_rounds(texts: Sequence[str], rounds: int,
+                         synthesize: Callable[[list[str], list[list[Demo]]], list[Synthesized]]
+                         ) -> tuple[list[Synthesized], list[list[int]]]:
+    """Multi-round synthesis of ``texts``, and the chains of texts synthesized together.
+
+    The texts are cut into ``rounds`` contiguous slices (:func:`round_slices`); round ``r``
+    synthesizes its slice in one call, the text at position ``j`` prompted after the
+    :func:`next_history` of round ``r - 1``'s text at position ``j``. A chain (upstream's few-shot
+    pre-training text, ``cook_pt_entries``) is a run of texts at one position, each prompted after
+    the one before and given pairs; a text that was not (no history, or one that did not fit)
+    starts a new chain, and a text without pairs is a chain of its own that nothing follows.
+
+    Args:
+        texts: The texts, in order.
+        rounds: Rounds ``M`` (1: every text on its own).
+        synthesize: Writes the pairs of a list of texts given each one's history (a synthesizer's
+            ``synthesize``), reporting the history each prompt actually used.
 
     Returns:
-        One prompt per text.
-
-    Raises:
-        ValueError: if ``previous`` and ``texts`` differ in length.
+        ``(per text what was written, the chains as lists of indices into texts)``: every index is
+        in exactly one chain, and the chains come in order of their first text (slices are in order).
     """
-    if len(previous) != len(texts):
-        raise ValueError(f"previous has {len(previous)} items for {len(texts)} texts; pass one (or None) per text")
-    prompts = []
-    for text, demo in zip(texts, previous):
-        prompt = render_context(text)
-        if demo is not None and demo[1]:
-            few_shot = render_context(demo[0]) + render_pairs(demo[1]) + PAIR_SEPARATOR + prompt
-            if count_tokens(few_shot) + max_new_tokens <= window:
-                prompt = few_shot
-        prompts.append(prompt)
-    return prompts
+    results: list[Synthesized] = [Synthesized([], [])] * len(texts)
+    chains: list[list[int]] = []
+    open_chains: dict[int, list[int]] = {}
+    histories: list[list[Demo]] = []
+    for part in round_slices(len(texts), rounds):
+        if not part:
+            break  # more rounds than texts: the remaining slices are empty too
+        asked = [histories[j] if j < len(histories) else [] for j in range(len(part))]
+        written = synthesize([texts[i] for i in part], asked)
+        for j, (i, synthesized) in enumerate(zip(part, written)):
+            results[i] = synthesized
+            # A history was only offered after a text with pairs, so its chain is open.
+            if synthesized.history and synthesized.pairs:
+                open_chains[j].append(i)
+            else:
+                open_chains[j] = [i]
+                chains.append(open_chains[j])
+        histories = [next_history(texts[i], synthesized) for i, synthesized in zip(part, written)]
+    return results, chains
 
 
 def round_slices(n: int, rounds: int) -> list[range]:

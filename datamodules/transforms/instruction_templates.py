@@ -43,11 +43,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from datamodules.base import world_config
+from datamodules.checks import check_int, check_number
+from datamodules.instruction import held_out_documents, is_answerable
 from datamodules.text import document_text
+from datamodules.tinyworld import generate_world
 from datamodules.transforms import DocumentTransform
-from datamodules.transforms.instruction_format import QAPair
+from datamodules.transforms.instruction_format import Demo, Synthesized, synthesize_in_rounds
 from zoo.errors import ZooError
-from zoo.hashing import sha256_file
+from zoo.hashing import fingerprint, sha256_file
+from zoo.paths import atomic_write_text, cache_dir
 
 POOL_NAMES: tuple[str, ...] = ("plain", "options", "rationale", "options_rationale")
 
@@ -325,41 +330,131 @@ class PairSynthesizer(Protocol):
 
     The module layer provides the one recipes use (``zoo.modules.instruction_synthesizer.
     PretrainedSynthesizer``); the data layer only calls it.
+
+    Attributes:
+        model: The synthesizer as the recipe names it (for messages).
     """
 
-    def synthesize(self, texts: list[str]) -> list[list[QAPair]]:
-        """The pairs of each text, in order."""
+    model: str
+
+    def synthesize(self, texts: list[str], histories: list[list[Demo]] | None = None) -> list[Synthesized]:
+        """The pairs of each text, in order, each prompted after its history (earlier texts with their
+        pairs) when that fits, with the history it used."""
 
     def identity(self) -> str:
         """What names the pairs it writes (its weights): part of the augmented data's cache key."""
+
+
+#: Bump when what the quality gate measures changes: measurements cached under another version are not reused.
+QUALITY_VERSION = 1
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """What a synthesizer must reach before its pairs become pre-training text.
+
+    Measured on documents it never saw, those of the evaluation entities of a tinyworld
+    (``datamodules.instruction.held_out_documents``; a tinyworld synthesizer trains on the other
+    entities): the share of its pairs whose answer occurs in the document (``is_answerable``), as
+    the ``synthesis_quality`` evaluator scores it, cached under ``ZOO_HOME/cache/synthesizer-quality``
+    by the synthesizer's identity and these settings.
+
+    Attributes:
+        min_answerable: Least answerable share, in [0, 1]; 0 measures and records it without stopping.
+        source: ``tinyworld:<domain>`` whose evaluation entities' documents are synthesized for.
+        documents: How many of those documents.
+        world: ``WorldConfig`` fields of that tinyworld (None: seed 0 and 200 entities, the suites' world).
+
+    Raises:
+        ZooError: for a value out of range or a source that is not a tinyworld.
+    """
+
+    min_answerable: float = 0.9
+    source: str = "tinyworld:general"
+    documents: int = 64
+    world: dict | None = None
+
+    def __post_init__(self):
+        check_number("gate.min_answerable", self.min_answerable, "least share of answerable pairs", high=1,
+                     high_included=True)
+        check_int("gate.documents", self.documents, 1, "held-out documents to synthesize for")
+        if not self.source.startswith("tinyworld:"):
+            raise ZooError(f"gate.source={self.source!r}: the gate scores a tinyworld's held-out documents; "
+                           "use tinyworld:<domain>")
+        world_config(self.source, self.world)
+
+    def measure(self, synthesizer: PairSynthesizer) -> dict:
+        """The synthesizer's ``answerable`` share with the counts behind it (cached; computed on first use).
+
+        Args:
+            synthesizer: The pair writer; its texts are prompted plainly (no history).
+        """
+        key = fingerprint(QUALITY_VERSION, synthesizer.identity(), self.source, self.documents, self.world)
+        path = cache_dir("synthesizer-quality") / f"{key}.json"
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8"))
+        documents = held_out_documents(generate_world(world_config(self.source, self.world)), self.documents)
+        written = synthesizer.synthesize([document["text"] for document in documents])
+        pairs = [(pair, document["text"]) for document, each in zip(documents, written) for pair in each.pairs]
+        answerable = sum(is_answerable(pair.answer, text) for pair, text in pairs)
+        record = {"synthesizer": synthesizer.identity(), "source": self.source, "world": self.world,
+                  "documents": len(documents), "pairs": len(pairs),
+                  "answerable": answerable / len(pairs) if pairs else 0.0}
+        atomic_write_text(path, json.dumps(record, sort_keys=True) + "\n")
+        return record
+
+    def check(self, synthesizer: PairSynthesizer) -> dict:
+        """The measurement with ``min_answerable`` and whether it ``passed``; refuses a synthesizer below it.
+
+        Args:
+            synthesizer: The pair writer.
+
+        Raises:
+            ZooError: naming the measured share, the threshold and the ways on.
+        """
+        record = {**self.measure(synthesizer), "min_answerable": self.min_answerable}
+        record["passed"] = record["answerable"] >= self.min_answerable
+        if not record["passed"]:
+            raise ZooError(
+                f"synthesizer {synthesizer.model}: {record['answerable']:.1%} of its {record['pairs']} pairs on "
+                f"{record['documents']} unseen {self.source} documents are answerable from the text, below the "
+                f"quality gate's {self.min_answerable:.0%}; train a stronger synthesizer (more steps, distinct training "
+                "documents or parameters), or lower the recipe's gate "
+                "(--data.init_args.transform.init_args.gate.min_answerable) to use it knowingly")
+        return record
 
 
 class InstructionAugmentation(DocumentTransform):
     """Raw documents + their synthesized pairs -> instruction-augmented texts.
 
     Each document with pairs is rendered as its title line (when it has one) and body followed by
-    its pairs (:func:`render_example`); ``chain`` consecutive such documents of a batch are then
-    joined into one example (:func:`chain_examples`, id ``"id1+id2"``, empty title). A batch's
-    last group may be shorter: ``datasets.map`` batches (1000 documents by default) hold many
-    groups, so this touches a handful of examples. A document without pairs passes through as
-    its own row (emitted at once, so it may come before a pending group), reading as it would
-    without the transform (title line, blank line, body). Every random choice is seeded by the
+    its pairs (:func:`render_example`), and several such documents are joined into one example
+    (:func:`chain_examples`, id ``"id1+id2"``, empty title); every random choice is seeded by the
     document id (the chain separator by the chained ids), so the output is the same in any process.
+    A document without pairs passes through as its own row, reading as it would without the
+    transform (title line, blank line, body).
 
     Pairs come from the batch's ``pairs`` column where it has one (a list of ``{"question",
     "answer", "options"?, "rationale"?}`` per document; None falls back to the file), else from
-    ``pairs_source``, else from ``synthesizer``, which writes them for the batch's documents (the
-    DataModule caches the result by fingerprint). The ``ia_stats`` column holds, per example, the
-    counts of :data:`STATS_KEYS`; :meth:`report` sums them.
+    ``pairs_source``; such documents are chained ``chain`` consecutive ones at a time (a batch's
+    last group may be shorter: ``datasets.map`` batches hold 1000 documents by default, so this
+    touches a handful of examples). The documents that have none are synthesized for by
+    ``synthesizer`` in ``chain`` rounds (``instruction_format.synthesize_in_rounds``, upstream's
+    multi-round synthesis over the batch), and the documents synthesized together, each prompted
+    after the ones before, form one example, emitted where its first document is (the DataModule
+    caches the result by fingerprint). Before the synthesizer's first use its ``gate`` is checked:
+    below the threshold the build stops. The ``ia_stats`` column holds, per example, the counts of
+    :data:`STATS_KEYS`; :meth:`report` sums them and adds the gate's measurement.
 
     Args:
         pairs_source: A ``.jsonl`` file of ``{"id", "pairs"}`` rows (the synthesizer's output,
             keyed by document id), read on first use; None: pairs only from the batch.
-        chain: Documents per training example (1: each on its own).
+        chain: Documents per training example (1: each on its own), and rounds of synthesis.
         seed: Seed mixed with each document id for every random choice.
         synthesizer: Writes the pairs of documents that have none in the batch or file (a recipe
             gives ``zoo.modules.instruction_synthesizer.PretrainedSynthesizer`` by ``class_path``);
             None: such documents stay raw.
+        gate: What the synthesizer must reach on held-out documents before its pairs are used.
 
     Raises:
         ZooError: for ``chain < 1`` or a ``pairs_source`` that is not an existing file.
@@ -370,24 +465,20 @@ class InstructionAugmentation(DocumentTransform):
     stats_column = "ia_stats"
 
     def __init__(self, pairs_source: str | None = None, chain: int = 2, seed: int = 0,
-                 synthesizer: PairSynthesizer | None = None):
+                 synthesizer: PairSynthesizer | None = None, gate: QualityGate = QualityGate()):
         if isinstance(chain, bool) or not isinstance(chain, int) or chain < 1:
             raise ZooError(f"chain={chain!r} must be an integer >= 1; pass 1 to render each document on its own")
         if pairs_source is not None and not Path(pairs_source).is_file():
             raise ZooError(f"pairs file not found: {pairs_source}; pass the .jsonl of synthesized pairs "
                            '(one {"id", "pairs"} object per line) or leave pairs_source unset')
         self.pairs_source = str(pairs_source) if pairs_source is not None else None
-        self.chain, self.seed = chain, seed
+        self.chain, self.seed, self.gate = chain, seed, gate
         # Part of the fingerprint: editing a template rebuilds cached augmented data.
         self.version = templates_fingerprint()
         self._pairs: dict[str, list] | None = None
         # Private, so the generic fingerprint skips it: its identity() stands for it there.
         self._synthesizer = synthesizer
-
-    def synthesized(self, texts: list[str]) -> list[list[dict]]:
-        """Pairs the synthesizer writes for ``texts``, as ``{"question", "answer"}`` mappings."""
-        return [[{"question": p.question, "answer": p.answer} for p in pairs]
-                for pairs in self._synthesizer.synthesize(texts)]
+        self._quality: dict | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -400,6 +491,16 @@ class InstructionAugmentation(DocumentTransform):
             parts.append(self._synthesizer.identity())
         return ":".join(parts)
 
+    def quality(self) -> dict:
+        """The synthesizer's gate record (:meth:`QualityGate.check`), checked once per process.
+
+        Raises:
+            ZooError: when the synthesizer is below the gate.
+        """
+        if self._quality is None:
+            self._quality = self.gate.check(self._synthesizer)
+        return self._quality
+
     def pairs_for(self, doc_id: str) -> list:
         """The pairs of ``doc_id`` in ``pairs_source`` (empty when it has none or there is no file)."""
         if self.pairs_source is None:
@@ -409,47 +510,54 @@ class InstructionAugmentation(DocumentTransform):
         return self._pairs.get(doc_id, [])
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        pair_column = list(batch.get("pairs") or [None] * len(batch["id"]))
-        pair_column = [pairs if pairs is not None else self.pairs_for(str(doc_id))
-                       for doc_id, pairs in zip(batch["id"], pair_column)]
-        if self._synthesizer is not None:
-            missing = [i for i, pairs in enumerate(pair_column) if not pairs]
-            for i, pairs in zip(missing, self.synthesized([batch["text"][i] or "" for i in missing])):
-                pair_column[i] = pairs
+        ids = [str(doc_id) for doc_id in batch["id"]]
+        pair_column = list(batch.get("pairs") or [None] * len(ids))
+        pair_column = [list(pairs) if pairs is not None else self.pairs_for(doc_id)
+                       for doc_id, pairs in zip(ids, pair_column)]
+        # Synthesized documents: the first of each chain -> the documents synthesized with it.
+        chains: dict[int, list[int]] = {}
+        missing = [i for i, pairs in enumerate(pair_column) if not pairs] if self._synthesizer is not None else []
+        if missing:
+            self.quality()
+            written, groups = synthesize_in_rounds([batch["text"][i] or "" for i in missing], self.chain,
+                                                   self._synthesizer.synthesize)
+            for i, each in zip(missing, written):
+                pair_column[i] = each.pairs
+            chains = {missing[group[0]]: [missing[k] for k in group] for group in groups}
+        # The title goes into the text: the DataModule drops the title column (keeps_title).
+        texts = [document_text(title or "", text or "") for title, text in zip(batch["title"], batch["text"])]
         out = {"id": [], "title": [], "text": [], self.stats_column: []}
-        group: list[tuple[str, str, list]] = []
 
-        def emit(ids: list[str], text: str, pairs_per_doc: list[list]) -> None:
-            out["id"].append("+".join(ids))
+        def emit(members: list[int]) -> None:
+            chained = [ids[i] for i in members]
+            rendered = [render_example(texts[i], pair_column[i], seeded_rng(self.seed, ids[i])) for i in members]
+            out["id"].append("+".join(chained))
             out["title"].append("")
-            out["text"].append(text)
-            out[self.stats_column].append(_stats(pairs_per_doc))
+            out["text"].append(chain_examples(rendered, seeded_rng(self.seed, "chain\0" + "\0".join(chained))))
+            out[self.stats_column].append(_stats([pair_column[i] for i in members]))
 
-        def flush() -> None:
-            ids = [doc_id for doc_id, _, _ in group]
-            rng = seeded_rng(self.seed, "chain\0" + "\0".join(ids))
-            emit(ids, chain_examples([text for _, text, _ in group], rng), [pairs for _, _, pairs in group])
-            group.clear()
-
-        for doc_id, title, text, pairs in zip(batch["id"], batch["title"], batch["text"], pair_column):
-            doc_id, title, text = str(doc_id), title or "", text or ""
-            pairs = list(pairs)
-            # The title goes into the text: the DataModule drops the title column (keeps_title).
-            text = document_text(title, text)
-            if not pairs:
-                emit([doc_id], text, [[]])
-                continue
-            rendered = render_example(text, pairs, seeded_rng(self.seed, doc_id))
-            group.append((doc_id, rendered, pairs))
-            if len(group) == self.chain:
-                flush()
+        synthesized = {i for members in chains.values() for i in members}
+        group: list[int] = []
+        for i, pairs in enumerate(pair_column):
+            if i in chains:
+                emit(chains[i])
+            elif i in synthesized:
+                continue  # emitted with the first document of its chain
+            elif not pairs:
+                emit([i])
+            else:
+                group.append(i)
+                if len(group) == self.chain:
+                    emit(group)
+                    group = []
         if group:
-            flush()
+            emit(group)
         return out
 
     def report(self, transformed) -> dict | None:
         """Totals over the examples: ``{"documents", "with_pairs", "pairs", "mean_pairs_per_document",
-        "pool_counts"}`` (the mean over documents with pairs; pool counts are pairs per pool).
+        "pool_counts"}`` (the mean over documents with pairs; pool counts are pairs per pool), and with a
+        synthesizer its ``quality_gate`` record.
 
         Args:
             transformed: The transformed ``datasets.Dataset``, or the batch dict ``__call__`` returned.
@@ -461,9 +569,10 @@ class InstructionAugmentation(DocumentTransform):
         for row in transformed[self.stats_column]:
             for key in STATS_KEYS:
                 totals[key] += row.get(key) or 0
-        return {"documents": totals["documents"], "with_pairs": totals["with_pairs"], "pairs": totals["pairs"],
-                "mean_pairs_per_document": totals["pairs"] / totals["with_pairs"] if totals["with_pairs"] else 0.0,
-                "pool_counts": {name: totals[name] for name in POOL_NAMES}}
+        report = {"documents": totals["documents"], "with_pairs": totals["with_pairs"], "pairs": totals["pairs"],
+                  "mean_pairs_per_document": totals["pairs"] / totals["with_pairs"] if totals["with_pairs"] else 0.0,
+                  "pool_counts": {name: totals[name] for name in POOL_NAMES}}
+        return report | ({"quality_gate": self.quality()} if self._synthesizer is not None else {})
 
 
 def _stats(pairs_per_doc: list[list]) -> dict[str, int]:

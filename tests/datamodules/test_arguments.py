@@ -54,7 +54,7 @@ CASES = [
     (synthesis, {"n_documents": None, "source": "tinyworld:general", "world": {"n_entities": 0}},
      "n_entities must be an integer >= 4", "(got 0)"),
     (ReadingComprehension, {"max_tokens": 0}, "max_tokens=0", ONE_OR_MORE),
-    (TokenEditing, {"max_length": 0}, "max_length=0", ONE_OR_MORE),
+    (TokenEditing, {"max_length": 0}, "max_length=0", "must be an integer >= 2"),
     (TokenEditing, {"batch_size": -2}, "batch_size=-2", ONE_OR_MORE),
     (lambda **kwargs: TokenEditor(("net", "tokenizer"), **kwargs), {"batch_size": 0}, "batch_size=0", ONE_OR_MORE),
     (lambda **kwargs: convert_file("in.jsonl", "out.jsonl", **kwargs), {"batch_size": 0}, "batch_size=0", ONE_OR_MORE),

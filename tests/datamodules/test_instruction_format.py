@@ -12,12 +12,30 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datamodules.transforms.instruction_format import (
-    MARKERS, QAPair, dedup_pairs, multi_round_prompts, parse_pairs, render_context, render_pairs, round_slices,
+    MARKERS,
+    QAPair,
+    Synthesized,
+    dedup_pairs,
+    next_history,
+    parse_pairs,
+    render_context,
+    render_pairs,
+    round_slices,
+    synthesize_in_rounds,
     synthesizer_example,
 )
 from datamodules.transforms.instruction_templates import (
-    CHAIN_SEPARATORS, INTROS, POOLS, InstructionAugmentation, OptionStyle, chain_examples, pair_pool, render_example,
-    render_pair, seeded_rng,
+    CHAIN_SEPARATORS,
+    INTROS,
+    POOLS,
+    InstructionAugmentation,
+    OptionStyle,
+    QualityGate,
+    chain_examples,
+    pair_pool,
+    render_example,
+    render_pair,
+    seeded_rng,
 )
 from zoo.errors import ZooError
 
@@ -99,22 +117,54 @@ def test_dedup_case_insensitive_keeps_first():
 
 
 # --------------------------------------------------------------------------- multi-round synthesis
-def test_multi_round_prompts():
-    demo = ("Old text.", [QAPair("Q one?", "A one")])
-    prefixed = " <CON> Old text. </CON>\n\n<QUE> Q one? <ANS> A one </END>\n\n <CON> New text. </CON>\n\n"
-    needed = words(prefixed)
-    # Fits exactly (prompt + generation budget == window): the demonstration is used.
-    assert multi_round_prompts(["New text."], [demo], words, window=needed + 10, max_new_tokens=10) == [prefixed]
-    # One token short: the plain prompt.
-    assert multi_round_prompts(["New text."], [demo], words, window=needed + 9, max_new_tokens=10) == [
-        render_context("New text.")]
-    # No previous item, or one without pairs: plain; items are decided one by one.
-    assert multi_round_prompts(["New text.", "Other."], [None, demo], words, window=1000, max_new_tokens=10) == [
-        render_context("New text."), " <CON> Old text. </CON>\n\n<QUE> Q one? <ANS> A one </END>\n\n"
-                                     " <CON> Other. </CON>\n\n"]
-    assert multi_round_prompts(["New text."], [("Old text.", [])], words, 1000, 10) == [render_context("New text.")]
-    with pytest.raises(ValueError, match="one \\(or None\\) per text"):
-        multi_round_prompts(["a", "b"], [None], words, 1000, 10)
+def test_next_history_extends_the_chain_until_a_text_gets_no_pairs():
+    first = Synthesized([QAPair("Q one?", "A one")], [])
+    assert next_history("Old text.", first) == [("Old text.", [QAPair("Q one?", "A one")])]
+    second = Synthesized([QAPair("Q two?", "A two")], next_history("Old text.", first))
+    assert next_history("New text.", second) == [("Old text.", [QAPair("Q one?", "A one")]),
+                                                     ("New text.", [QAPair("Q two?", "A two")])]
+    assert next_history("Empty text.", Synthesized([], second.history)) == []
+
+
+class StubSynthesizer:
+    """A stand-in pair writer (the data layer needs ``synthesize``, ``identity`` and ``model``) with a known
+    answerable share: per text ``grounded`` pairs answered with its first word and ``made_up`` ones answered
+    "Atlantis" (in no text), none for a text saying "empty". It takes the history it is offered unless the text
+    says "long" (as if that did not fit the window), and records each call's texts and histories' texts."""
+
+    model = "stub"
+
+    def __init__(self, grounded: int = 1, made_up: int = 0):
+        self.grounded, self.made_up = grounded, made_up
+        self.calls: list[tuple[list[str], list[list[str]]]] = []
+
+    def identity(self) -> str:
+        return f"stub-{self.grounded}-{self.made_up}"
+
+    def synthesize(self, texts, histories=None):
+        histories = histories or [[]] * len(texts)
+        self.calls.append((list(texts), [[text for text, _ in history] for history in histories]))
+        return [Synthesized([] if "empty" in text else
+                            [QAPair(f"Q{k} on {text}?", text.split()[0] if k < self.grounded else "Atlantis")
+                             for k in range(self.grounded + self.made_up)],
+                            [] if "long" in text else list(history)) for text, history in zip(texts, histories)]
+
+
+def test_rounds_prompt_each_text_after_its_chain_and_group_what_was_synthesized_together():
+    texts = ["a0", "b0 empty", "c0", "a1", "b1", "c1 long", "a2", "b2", "c2"]
+    synthesizer = StubSynthesizer()
+    written, chains = synthesize_in_rounds(texts, 3, synthesizer.synthesize)
+    # Round r holds slice r; position j is offered the chain of position j so far.
+    assert synthesizer.calls == [
+        (["a0", "b0 empty", "c0"], [[], [], []]),
+        (["a1", "b1", "c1 long"], [["a0"], [], ["c0"]]),  # b0 got no pairs: b1 starts over
+        (["a2", "b2", "c2"], [["a0", "a1"], ["b1"], ["c1 long"]]),  # c1 did not take c0: its chain is c1 alone
+    ]
+    assert [w.pairs for w in written] == [[] if "empty" in t else [QAPair(f"Q0 on {t}?", t.split()[0])] for t in texts]
+    assert [w.history for w in written][6] == [("a0", written[0].pairs), ("a1", written[3].pairs)]
+    assert chains == [[0, 3, 6], [1], [2], [4, 7], [5, 8]]
+    assert synthesize_in_rounds(texts[:2], 4, StubSynthesizer().synthesize)[1] == [[0], [1]], "no empty rounds"
+    assert synthesize_in_rounds(texts, 1, StubSynthesizer().synthesize)[1] == [[i] for i in range(9)]
 
 
 @pytest.mark.parametrize("n, rounds, sizes", [
@@ -307,29 +357,78 @@ def test_augmentation_from_pairs_file(tmp_path):
         InstructionAugmentation(pairs_source=str(path), chain=3).fingerprint
 
 
-class EchoSynthesizer:
-    """A stand-in pair writer (the data layer only needs ``synthesize`` and ``identity``): one pair
-    per text, asking for the text itself; records what it was asked."""
-
-    def __init__(self):
-        self.asked: list[str] = []
-
-    def synthesize(self, texts: list[str]) -> list[list[QAPair]]:
-        self.asked += texts
-        return [[QAPair(f"What does '{text}' say?", text)] for text in texts]
-
-    def identity(self) -> str:
-        return "echo-1"
+#: A gate on a small world's held-out documents (fast); the default scores 64 of the suites' world.
+SMALL_GATE = {"world": {"n_entities": 24}, "documents": 4}
 
 
 def test_augmentation_asks_the_synthesizer_it_is_given_for_missing_pairs():
-    synthesizer = EchoSynthesizer()
-    transform = InstructionAugmentation(chain=1, synthesizer=synthesizer)
+    synthesizer = StubSynthesizer()
+    transform = InstructionAugmentation(chain=1, synthesizer=synthesizer, gate=QualityGate(**SMALL_GATE))
     out = transform(_batch())
-    assert synthesizer.asked == ["Raw text only."], "only the document without pairs is synthesized for"
-    assert "What does 'Raw text only.' say?" in out["text"][1] and PLAIN_PAIR["question"] in out["text"][0]
-    assert transform.fingerprint.endswith(":echo-1"), "the synthesizer's identity is part of the cache key"
-    assert InstructionAugmentation(chain=1).fingerprint == transform.fingerprint.removesuffix(":echo-1")
+    assert synthesizer.calls[-1] == (["Raw text only."], [[]]), "only the document without pairs is synthesized for"
+    assert "Q0 on Raw text only.?" in out["text"][1] and PLAIN_PAIR["question"] in out["text"][0]
+    assert transform.fingerprint.endswith(":stub-1-0"), "the synthesizer's identity is part of the cache key"
+    assert InstructionAugmentation(chain=1, gate=QualityGate(**SMALL_GATE)).fingerprint == \
+        transform.fingerprint.removesuffix(":stub-1-0")
+
+
+def test_documents_synthesized_together_are_one_example():
+    batch = {"id": [f"d{i}" for i in range(5)], "title": ["", "", "", "", "T"],
+             "text": ["a0 text.", "b0 text.", "c0 text.", "a1 text.", "b1 text."]}
+    synthesizer = StubSynthesizer()
+    out = InstructionAugmentation(chain=2, synthesizer=synthesizer, gate=QualityGate(**SMALL_GATE))(batch)
+    # Two rounds over the batch: d3 is prompted after d0 and d4 after d1, and each pair is one example.
+    assert synthesizer.calls[-2:] == [(["a0 text.", "b0 text.", "c0 text."], [[], [], []]),
+                                      (["a1 text.", "b1 text."], [["a0 text."], ["b0 text."]])]
+    assert out["id"] == ["d0+d3", "d1+d4", "d2"]
+    first = out["text"][0]
+    assert first.index("a0 text.") < first.index("Q0 on a0 text.?") < first.index("a1 text.") < first.index("Q0 on a1")
+    assert "T\n\nb1 text." in out["text"][1], "the title is written into the text"
+    assert [row["documents"] for row in out["ia_stats"]] == [2, 2, 1]
+
+
+def test_the_gate_refuses_a_synthesizer_below_it_and_passes_one_above():
+    synthesizer = StubSynthesizer(grounded=3, made_up=1)  # 75 % of its pairs are answerable
+    refusal = (r"synthesizer stub: 75\.0% of its 16 pairs on 4 unseen tinyworld:general documents are answerable .* "
+               r"below the quality gate's 90%; train a stronger synthesizer .* or lower the recipe's gate "
+               r"\(--data\.init_args\.transform\.init_args\.gate\.min_answerable\) to use it knowingly$")
+    with pytest.raises(ZooError, match=refusal) as error:
+        QualityGate(**SMALL_GATE).check(synthesizer)
+    assert "\n" not in str(error.value)
+    assert QualityGate(min_answerable=0.75, **SMALL_GATE).check(synthesizer) == {
+        "synthesizer": "stub-3-1", "source": "tinyworld:general", "world": {"n_entities": 24}, "documents": 4,
+        "pairs": 16, "answerable": 0.75, "min_answerable": 0.75, "passed": True}
+    assert len(synthesizer.calls) == 1, "the measurement is cached by the synthesizer's identity"
+    # In the transform the gate comes first: nothing is synthesized for a refused synthesizer.
+    refused = StubSynthesizer(grounded=3, made_up=1)
+    transform = InstructionAugmentation(synthesizer=refused, gate=QualityGate(min_answerable=0.8, **SMALL_GATE))
+    with pytest.raises(ZooError, match="75.0% .* below the quality gate's 80%"):
+        transform(_batch())
+    assert refused.calls == []
+    passed = InstructionAugmentation(synthesizer=refused, gate=QualityGate(min_answerable=0.7, **SMALL_GATE))
+    assert passed.report(passed(_batch()))["quality_gate"]["passed"] is True
+
+
+def test_a_build_below_the_gate_stops_with_one_line(tmp_path):
+    from datamodules.text import TextCorpusDataModule
+
+    data = TextCorpusDataModule(world={"n_entities": 24}, transform=InstructionAugmentation(
+        synthesizer=StubSynthesizer(grounded=1, made_up=1), gate=QualityGate(**SMALL_GATE)))
+    with pytest.raises(ZooError, match=r"^synthesizer stub: 50\.0% of its 8 pairs") as error:
+        data.prepare_data()
+    assert "\n" not in str(error.value) and not data.cache_path.exists()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"min_answerable": 1.5}, r"gate.min_answerable=1.5 must be a number in \[0, 1\]"),
+    ({"documents": 0}, "gate.documents=0 must be an integer >= 1"),
+    ({"source": "docs.jsonl"}, "gate.source='docs.jsonl': the gate scores a tinyworld's held-out documents; use"),
+    ({"world": {"n_entities": 2}}, "tinyworld source 'tinyworld:general': n_entities must be"),
+])
+def test_bad_gate(kwargs, match):
+    with pytest.raises(ZooError, match=match) as error:
+        QualityGate(**kwargs)
+    assert "\n" not in str(error.value)
 
 
 def test_augmentation_tinyworld_pairs():

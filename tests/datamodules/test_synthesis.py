@@ -34,7 +34,7 @@ def test_the_first_run_records_the_settings_and_the_same_settings_resume(tmp_pat
     recorded = json.loads((tmp_path / "out" / SETTINGS_FILE).read_text())
     assert recorded == settings and recorded["module"] == SAMPLER, "jsonargparse's private keys are left out"
     assert recorded["data"] == {"source": None, "n_documents": 5, "text_field": "text", "world": {}, "split": None,
-                                "seed": 0, "first": 0, "count": None, "previous_dir": None, "shard_size": 2}
+                                "split_seed": 0, "first": 0, "count": None, "previous_dir": None, "shard_size": 2}
     write_first_shard(first)
     # Another batch size makes the same shards: it is no setting of theirs.
     assert plan(tmp_path / "out", batch_size=3).check_settings(SAMPLER) == settings

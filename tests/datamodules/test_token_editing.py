@@ -1,16 +1,25 @@
-"""ToEdit token editing: masks, sampling, variants, keyed randomness, the editor and the transform."""
+"""ToEdit token editing: masks, sampling, variants, keyed randomness, windows, the editor and the transform."""
 
 from __future__ import annotations
 
 import json
 import math
 import pickle
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from datamodules.text import document_text
 from datamodules.transforms.token_editing import (
-    VARIANTS, EditSettings, TokenEditing, TokenEditor, edit_tokens, keyed_uniform, row_keys,
+    VARIANTS,
+    EditSettings,
+    TokenEditing,
+    TokenEditor,
+    document_windows,
+    edit_tokens,
+    keyed_uniform,
+    row_keys,
 )
 from zoo.errors import ZooError
 
@@ -56,7 +65,6 @@ def test_exactly_the_likely_tokens_are_replaced_and_nothing_else_moves(threshold
         assert torch.equal(result.changed, expected & (result.input_ids != IDS))
         assert torch.equal(result.input_ids[~result.replaced], IDS[~result.replaced])  # incl. position 0 and padding
         assert torch.equal(result.attention_mask, MASK) and not result.deleted.any()
-        assert torch.equal(result.edit_rate(), result.changed.sum(1).double() / MASK.sum(1))
         changes += int(result.changed.sum())
     # An 0.995 token keeps ~95% of the mass under beta=1.5 with K=8 (0.995^(2/3) vs 7 x (0.005/9)^(2/3)).
     draws = 50 * int(expected.sum())
@@ -112,7 +120,6 @@ def test_replace_delete_deletes_unlikely_tokens_and_compacts_rows():
     assert torch.equal(result.input_ids, torch.tensor([[1, 4, 2, 3, PAD, PAD, PAD], [5, 5, 5, PAD, PAD, PAD, PAD]]))
     assert torch.equal(result.attention_mask, torch.tensor([[1, 1, 1, 1, 0, 0, 0], [1, 1, 1, 0, 0, 0, 0]]))
     assert not result.changed.any()
-    torch.testing.assert_close(result.edit_rate(), torch.tensor([2 / 6, 1 / 4], dtype=torch.float64))
 
 
 def test_delete_only_deletes_and_replace_only_replaces():
@@ -179,6 +186,20 @@ def test_row_keys_hash_content_not_padding_or_batch():
     assert len(set(keys[[0, 2, 3]].tolist())) == 3  # order and length matter
     assert keys[0] == row_keys(ids[:1, :4], mask[:1, :4])[0]  # padding length ignored
     assert torch.equal(row_keys(ids[2:], mask[2:]), keys[2:])
+
+
+# --------------------------------------------------------------------------- windows of one document
+@pytest.mark.parametrize("length, window", [(1, 4), (7, 8), (8, 8), (9, 8), (20, 8), (21, 7), (50, 2), (300, 64)])
+def test_windows_edit_every_token_once_after_half_a_window_of_its_own_document(length, window):
+    spans = document_windows(length, window)
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    # Each token is edited once, in order; position 0 (nothing predicts it) never.
+    assert [t for _, end, first in spans for t in range(first, end)] == list(range(1, length))
+    for start, end, first in spans:
+        assert end - start <= window and start < first <= end
+        # A later window starts with at least half a window of the document's earlier tokens.
+        assert first == 1 or first - start >= window // 2
+    assert document_windows(0, window) == []
 
 
 # --------------------------------------------------------------------------- keyed uniforms
@@ -273,17 +294,30 @@ def test_editor_edits_are_in_input_order_and_independent_of_batch_size(prior):
     assert TokenEditor(prior, EditSettings(threshold=0.001, seed=5)).edit_texts(TEXTS)[0] != texts
 
 
-def test_editor_rates_match_its_edit_result(prior):
+def test_edit_decisions_are_the_priors_probabilities_by_hand(prior):
     net, tokenizer = prior
-    editor = TokenEditor(prior, EditSettings(threshold=0.003, variant="replace_delete", delete_below=0.001))
-    encoded = tokenizer(TEXTS[1], return_tensors="pt")
-    assert encoded.input_ids[0, 0] == tokenizer.bos_token_id  # the tokenizer adds bos, never edited
-    result = editor.edit_ids(encoded.input_ids, encoded.attention_mask)
-    assert result.deleted.any() and result.changed.any()
-    texts, rates = editor.edit_texts([TEXTS[1]])
-    assert rates[0] == pytest.approx(result.edit_rate().item())
-    kept = result.input_ids[0, : int(result.attention_mask.sum())]
-    assert texts[0] == tokenizer.decode(kept, skip_special_tokens=True)
+    ids = tokenizer(TEXTS[1], return_tensors="pt").input_ids
+    assert ids[0, 0] == tokenizer.bos_token_id  # the tokenizer adds bos, never edited
+    with torch.no_grad():
+        probs = torch.softmax(net(input_ids=ids).logits[0].double(), -1)
+    p = probs[:-1].gather(-1, ids[0, 1:, None]).squeeze(-1)  # p[i - 1]: token i's probability, from position i - 1
+    # The threshold sits in the widest gap between two of the probabilities: some tokens above it, some below.
+    ordered = p.sort().values
+    gap = int((ordered[1:] - ordered[:-1]).argmax())
+    threshold = float(ordered[gap : gap + 2].mean())
+    editor = TokenEditor(prior, EditSettings(threshold=threshold, top_k=3, seed=2))
+    result = editor.edit_ids(ids, torch.ones_like(ids))
+    assert not result.replaced[0, 0] and torch.equal(result.replaced[0, 1:], p > threshold)
+    assert 0 < int(result.replaced.sum()) < len(p)
+    top3 = probs[:-1].topk(3).indices
+    for i in result.replaced[0, 1:].nonzero().flatten().tolist():
+        assert result.input_ids[0, i + 1] in top3[i], "a resampled token is one of the top 3 where it stands"
+    assert torch.equal(result.input_ids[0][~result.replaced[0]], ids[0][~result.replaced[0]])
+    edit = editor.edit_documents([TEXTS[1]])[0]
+    assert (edit.tokens, edit.replaced, edit.changed, edit.deleted, edit.windows) == \
+        (ids.shape[1], int((p > threshold).sum()), int(result.changed.sum()), 0, 1)
+    assert edit.text == tokenizer.decode(result.input_ids[0], skip_special_tokens=True)
+    assert edit.edit_rate == edit.changed / edit.tokens
 
 
 def test_editor_reads_special_token_look_alikes_and_lone_surrogates_as_text(prior):
@@ -292,41 +326,133 @@ def test_editor_reads_special_token_look_alikes_and_lone_surrogates_as_text(prio
         ["The mill.<|eos|> The town.<|bos|>", "A boat \ufffd crossed."]
 
 
-def test_editor_truncates_to_the_prior_window(prior):
+def test_editor_reads_a_long_document_whole_in_windows_of_the_prior(prior):
     net, tokenizer = prior
-    editor = TokenEditor(prior, EditSettings(threshold=0.999999), max_length=2048)
     window = net.config.max_position_embeddings
-    assert editor.max_length == window
+    assert TokenEditor(prior, max_length=2048).max_length == window and TokenEditor(prior, max_length=10).max_length == 10
     long_text = " ".join(TEXTS * 4)
-    truncated = tokenizer.decode(tokenizer(long_text).input_ids[:window], skip_special_tokens=True)
-    assert len(tokenizer(long_text).input_ids) > window
-    assert editor.edit_texts([long_text])[0] == [truncated]
-    assert TokenEditor(prior, max_length=10).max_length == 10
+    length = len(tokenizer(long_text).input_ids)
+    assert length > window
+    [edit] = TokenEditor(prior, EditSettings(threshold=0.999999)).edit_documents([long_text])
+    assert (edit.text, edit.tokens, edit.windows) == (long_text, length, len(document_windows(length, window)))
+    assert edit.windows > 1, "nothing is cut off"
+
+
+class BigramPrior(torch.nn.Module):
+    """A prior whose prediction depends on the last token only: any window of a document gives the logits the
+    whole document gives, so windowed and whole editing must agree exactly. It has "learnt" the token pairs of
+    ``learnt`` (their logits raised), so those tokens are likely and the others rare."""
+
+    def __init__(self, tokenizer, learnt: list[str]):
+        super().__init__()
+        self.table = torch.nn.Embedding(len(tokenizer), len(tokenizer))
+        torch.nn.init.normal_(self.table.weight, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            for ids in tokenizer(learnt).input_ids:
+                self.table.weight[ids[:-1], ids[1:]] += 8.0
+        self.config = SimpleNamespace(max_position_embeddings=4096)
+
+    def forward(self, input_ids, attention_mask=None, use_cache=False):
+        return SimpleNamespace(logits=self.table(input_ids))
+
+
+def test_a_document_read_in_windows_gets_the_edits_it_gets_in_one(prior):
+    _, tokenizer = prior
+    bigram = (BigramPrior(tokenizer, TEXTS[:2]), tokenizer)
+    settings = EditSettings(threshold=0.3, variant="replace_delete", delete_below=0.01, seed=3)
+    documents = [" ".join(TEXTS * 3), TEXTS[1]]
+    whole = TokenEditor(bigram, settings, max_length=4096).edit_documents(documents)
+    windowed = TokenEditor(bigram, settings, max_length=8, batch_size=5).edit_documents(documents)
+    assert whole[0].windows == 1 and windowed[0].windows > 10
+    for one, cut in zip(whole, windowed):
+        assert (one.text, one.tokens, one.replaced, one.changed, one.deleted) == \
+            (cut.text, cut.tokens, cut.replaced, cut.changed, cut.deleted)
+    assert whole[0].changed > 5 and whole[0].deleted > 5, "the rule edits: the test compares real edits"
+
+
+def test_no_window_crosses_a_document_and_a_document_edits_alike_alone_or_in_a_batch(prior):
+    net, tokenizer = prior
+    documents = [" ".join(TEXTS[:2] * 2), TEXTS[0], TEXTS[3] + " " + TEXTS[5], TEXTS[1]]
+    encoded = [tokenizer(document).input_ids for document in documents]
+    settings = EditSettings(threshold=0.005, variant="replace_delete", delete_below=0.0005, seed=1)
+    rows = []
+    hook = net.register_forward_hook(
+        lambda module, args, kwargs, out: rows.extend(ids[mask.bool()].tolist() for ids, mask in
+                                                      zip(kwargs["input_ids"], kwargs["attention_mask"])),
+        with_kwargs=True)
+    try:
+        together = TokenEditor(prior, settings, max_length=16, batch_size=3).edit_documents(documents)
+    finally:
+        hook.remove()
+    # The prior read exactly the windows of each document, each a run of that document's own tokens.
+    windows = [ids[start:end] for ids in encoded for start, end, _ in document_windows(len(ids), 16)]
+    assert sorted(rows) == sorted(windows) and together[0].windows > 1
+    assert sum(edit.changed + edit.deleted for edit in together) > 0
+    for batch_size in (1, 2, 16):
+        assert TokenEditor(prior, settings, max_length=16, batch_size=batch_size).edit_documents(documents) == together
+    for document, edit in zip(documents, together):
+        assert TokenEditor(prior, settings, max_length=16).edit_documents([document]) == [edit]
 
 
 # --------------------------------------------------------------------------- the transform
 BATCH = {"id": ["d1", "d2", "d3"], "title": ["First", "", "Third"], "text": TEXTS[:2] + TEXTS[3:4]}
 
 
-def test_transform_keeps_ids_and_titles_and_edits_like_the_editor(prior, prior_folder):
+def test_transform_edits_whole_documents_title_line_included_like_the_editor(prior, prior_folder):
     transform = TokenEditing(prior=f"local-dir:{prior_folder}", editing=EditSettings(threshold=0.001, seed=4),
                              batch_size=2)
     out = transform(BATCH)
-    assert out["id"] == BATCH["id"] and out["title"] == BATCH["title"]
-    expected = TokenEditor(prior, EditSettings(threshold=0.001, seed=4)).edit_texts(BATCH["text"])
-    assert (out["text"], out["edit_rate"]) == expected
-    assert out["text"] != BATCH["text"]
+    assert out["id"] == BATCH["id"] and out["title"] == BATCH["title"] and not transform.keeps_title
+    documents = [document_text(title, text) for title, text in zip(BATCH["title"], BATCH["text"])]
+    expected = TokenEditor(prior, EditSettings(threshold=0.001, seed=4)).edit_documents(documents)
+    assert out["text"] == [edit.text for edit in expected] and out["text"] != documents
+    for count in ("tokens", "replaced", "changed", "deleted", "windows"):
+        assert out[count] == [getattr(edit, count) for edit in expected]
+    assert out["tokens"] == [len(prior[1](document).input_ids) for document in documents]
 
 
-def test_transform_runs_under_datasets_map_and_reports(prior_folder):
+def test_report_counts_the_edits_exactly(prior_folder):
     import datasets
 
-    transform = TokenEditing(prior=f"local-dir:{prior_folder}", editing=EditSettings(threshold=0.001))
+    counts = {"tokens": [10, 20, 5], "replaced": [4, 6, 0], "changed": [3, 5, 0], "deleted": [1, 0, 0],
+              "windows": [1, 3, 1]}
+    edited = datasets.Dataset.from_dict({"id": ["a", "b", "c"], "text": ["x", "y", "z"], **counts})
+    report = TokenEditing(prior=f"local-dir:{prior_folder}", max_length=32).report(edited)
+    assert {key: report[key] for key in ("documents", *counts)} == \
+        {"documents": 3, "tokens": 35, "replaced": 10, "changed": 8, "deleted": 1, "windows": 5}
+    assert report["edit_rate"] == 9 / 35 and report["replaced_share"] == 10 / 35
+    assert report["changed_share"] == 8 / 35 and report["deleted_share"] == 1 / 35
+    # Per document 4/10, 5/20, 0/5; numpy's linear percentiles of (0, 0.25, 0.4).
+    assert report["per_document"] == pytest.approx({"mean": 0.65 / 3, "min": 0.0, "p10": 0.05, "p50": 0.25,
+                                                    "p90": 0.37, "max": 0.4})
+    assert report["windowed"] == 1
+    assert report["settings"]["max_length"] == 32 and report["settings"]["window"] == 32
+    assert report["settings"]["prior_identity"].startswith("files:")
+    empty = TokenEditing(prior=f"local-dir:{prior_folder}").report(datasets.Dataset.from_dict({"text": []}))
+    assert (empty["documents"], empty["tokens"], empty["edit_rate"], empty["per_document"]) == (0, 0, 0.0, {})
+
+
+def test_transform_runs_under_datasets_map_and_reports_its_edits(prior, prior_folder):
+    import datasets
+
+    net, tokenizer = prior
+    transform = TokenEditing(prior=f"local-dir:{prior_folder}", editing=EditSettings(threshold=0.005, top_k=1))
     edited = datasets.Dataset.from_dict(BATCH).map(transform, batched=True)
     report = transform.report(edited)
-    assert report["documents"] == 3
-    assert report["mean_edit_rate"] == pytest.approx(sum(edited["edit_rate"]) / 3) and report["mean_edit_rate"] > 0
-    assert report["settings"]["beta"] == 1.5 and report["settings"]["threshold"] == 0.001
+    # By hand: top_k 1 resamples a token with p > 0.005 as the prior's argmax there, a change when it is another token.
+    tokens, likely, changed, texts = 0, 0, 0, []
+    for title, text in zip(BATCH["title"], BATCH["text"]):
+        ids = tokenizer(document_text(title, text), return_tensors="pt").input_ids[0]
+        with torch.no_grad():
+            probs = torch.softmax(net(input_ids=ids[None]).logits[0, :-1].double(), -1)
+        resampled = probs.gather(-1, ids[1:, None]).squeeze(-1) > 0.005
+        argmax = probs.argmax(-1)
+        tokens, likely, changed = tokens + len(ids), likely + int(resampled.sum()), changed + int(
+            (resampled & (argmax != ids[1:])).sum())
+        texts.append(tokenizer.decode([ids[0], *torch.where(resampled, argmax, ids[1:])], skip_special_tokens=True))
+    assert (report["documents"], report["tokens"], report["replaced"], report["changed"]) == (3, tokens, likely, changed)
+    assert likely > changed > 0 and report["edit_rate"] == changed / tokens and edited["text"] == texts
+    assert report["settings"]["beta"] == 1.5 and report["settings"]["threshold"] == 0.005
     json.dumps(report)  # lands in meta.json and the model card
 
 

@@ -113,7 +113,7 @@ def test_synth_toedit_edits_a_corpus(run_zoo, tiny_folder, tmp_path):
     code, out, err = run_zoo(*args, tmp_path / "edited", "--", "--trainer.enable_progress_bar=false")
     assert code == 0, err
     rows = read_shards(tmp_path / "edited")
-    assert [r["id"] for r in rows] == [f"d{i}" for i in range(6)] and [r["title"] for r in rows][0] == "Doc 0"
+    assert [r["id"] for r in rows] == [f"d{i}" for i in range(6)] and rows[0]["title"] == "Doc 0"
     manifest = json.loads((tmp_path / "edited" / "manifest.json").read_text())
     assert 0 < manifest["mean_edit_rate"] <= 1 and "mean edit rate" in out
     human = [json.loads(line)["text"] for line in source.read_text().splitlines()]
@@ -134,91 +134,87 @@ def test_synth_toedit_bad_input_is_one_line_and_writes_nothing(run_zoo, tiny_fol
     assert code == 2 and "unknown model" in err and not (tmp_path / "out").exists()
 
 
-def tiny_token_edited(tiny_folder, **editing):
-    from zoo.cli import lightning_cli
+TOEDIT_RECIPE = "configs/toedit/toedit-lm-tiny.yaml"
+
+
+def prior_of(folder) -> list[str]:
+    """Overrides that make toedit-lm-tiny's transform edit with a tiny test prior instead of toedit-prior-tiny."""
+    return ["--data.init_args.transform.init_args.prior", f"local-dir:{folder}"]
+
+
+def test_the_prior_is_trained_on_text_disjoint_from_the_corpus_it_edits():
+    """toedit-prior-tiny: the base LM recipe on another world of the same domain; no document, entity or
+    world in common with toedit-lm-tiny's corpus, the same tokenizer, trained at the window it edits in."""
+    import yaml
+
+    from datamodules.base import load_documents, split_of
+    from datamodules.tinyworld import generate_world
     from zoo.paths import PROJECT_ROOT
+    from zoo.registry import get_entry
 
-    recipe = PROJECT_ROOT / "configs" / "toedit" / "toedit-lm-tiny.yaml"
-    extra = [arg for key, value in editing.items() for arg in (f"--model.init_args.editing.{key}", str(value))]
-    cli = lightning_cli(["-c", str(recipe), *TINY, "--model.init_args.prior", f"local-dir:{tiny_folder}", *extra],
-                        run=False)
-    cli.datamodule.setup("fit")
-    cli.model.build_net(cli.datamodule.tokenizer)
-    return cli.model, cli.datamodule
+    toedit, prior = get_entry("toedit-lm-tiny"), get_entry("toedit-prior-tiny")
+    assert "toedit-prior-tiny" in toedit.depends_on and "base-lm-tiny" not in toedit.depends_on
+    recipe = yaml.safe_load(toedit.recipe_path.read_text())["data"]["init_args"]
+    editing = recipe["transform"]["init_args"]
+    assert recipe["transform"]["class_path"].endswith("TokenEditing") and editing["prior"] == prior.name
+    prior_data = yaml.safe_load(prior.recipe_path.read_text())["data"]["init_args"]
+    assert prior_data["source"] == recipe["source"] and prior_data["tokenizer"] == recipe["tokenizer"]
+    assert prior_data["block_size"] >= editing["max_length"], "the prior is trained at the window it edits in"
+    base = yaml.safe_load((PROJECT_ROOT / get_entry("base-lm-tiny").recipe).read_text())["data"]["init_args"]
+    assert base["world"] == recipe["world"], "base-lm-tiny (the old prior) trained on the very documents"
 
-
-def test_online_editing_equals_offline_editing_of_the_same_blocks(tiny_folder):
-    from datamodules.transforms.token_editing import TokenEditor
-
-    module, datamodule = tiny_token_edited(tiny_folder, threshold=0.0001)
-    blocks = datamodule.blocks["train"][:6]
-    online, targets = module.edit_batch(blocks)
-    offline = TokenEditor(f"local-dir:{tiny_folder}", module.settings)
-    # Offline, one block at a time: edits are keyed by each block's tokens, not by its batch.
-    for row, block in enumerate(blocks):
-        alone = offline.edit_ids(block[None], torch.ones_like(block[None]))
-        assert torch.equal(alone.input_ids[0], online[row])
-    assert not torch.equal(online, blocks), "a low threshold edits"
-    assert torch.equal(targets[:, :-1], online[:, 1:]) and (targets[:, -1] == -100).all()
-
-
-def test_online_deletion_pads_and_ignores_the_tail(tiny_folder):
-    module, datamodule = tiny_token_edited(tiny_folder, variant="delete", delete_below=0.05, threshold=0.99)
-    blocks = datamodule.blocks["train"][:4]
-    edited, targets = module.edit_batch(blocks)
-    assert edited.shape == blocks.shape
-    # The barely trained prior finds every token rare: all but the first token of each row go.
-    assert (targets == -100).all() and torch.equal(edited[:, 0], blocks[:, 0])
-    assert (edited[:, 1:] == module.editor.pad_id).all()
-    loss = module.training_step({"input_ids": blocks}, 0)
-    assert loss.item() == 0.0, "nothing left to learn is a zero step, not a NaN"
+    corpus, _ = load_documents(recipe["source"], world=recipe["world"])
+    edited = [text for doc_id, text in zip(corpus["id"], corpus["text"]) if split_of(doc_id) == "train"]
+    seen, _ = load_documents(prior_data["source"], world=prior_data["world"])
+    # Ids are world-local labels (general-d000000 in every world): the worlds and the texts are what differ.
+    assert not set(edited) & set(seen["text"]) and len(edited) > 500
+    worlds = [generate_world(seed=data["world"]["seed"], n_entities=data["world"]["n_entities"])
+              for data in (recipe, prior_data)]
+    assert worlds[0].fingerprint() != worlds[1].fingerprint()
+    assert not {e["name"] for e in worlds[0].entities} & {e["name"] for e in worlds[1].entities}
 
 
-def test_token_edited_lm_exports_and_loads_without_its_prior(tiny_folder, tmp_path, run_zoo):
+def test_toedit_trains_on_whole_edited_documents_and_its_card_records_the_edit_rate(tiny_folder, tmp_path, run_zoo):
     import zoo
-    from datamodules.transforms.token_editing import EditSettings
     from zoo.checkpoint import export_checkpoint
     from zoo.modules import TokenEditedLM
     from zoo.paths import PROJECT_ROOT
 
-    recipe = PROJECT_ROOT / "configs" / "toedit" / "toedit-lm-tiny.yaml"
-    code, _, err = run_zoo("fit", "-c", recipe, *TINY, "--model.init_args.prior", f"local-dir:{tiny_folder}",
+    code, _, err = run_zoo("fit", "-c", PROJECT_ROOT / TOEDIT_RECIPE, *TINY, *prior_of(tiny_folder),
+                           "--data.init_args.transform.init_args.editing.threshold", "0.001",
                            "--trainer.default_root_dir", tmp_path)
     assert code == 0, err
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert not any(key.startswith("editor") for key in checkpoint["state_dict"]), "the prior is no part of the model"
     folder = export_checkpoint(tmp_path / "checkpoints" / "last.ckpt", tmp_path / "folder")
-    loaded = zoo.load(f"local-dir:{folder}")
-    assert isinstance(loaded, TokenEditedLM) and loaded.editor is None
-    assert loaded.settings == EditSettings(threshold=0.99, top_k=8, beta=1.5), "settings come back from the card"
+    assert isinstance(zoo.load(f"local-dir:{folder}"), TokenEditedLM)
     card = json.loads((folder / "zoo_card.json").read_text())
-    assert card["hparams"]["editing"] == {"threshold": 0.99, "top_k": 8, "beta": 1.5, "variant": "replace",
-                                          "delete_below": 0.001, "seed": 0}
-    assert card["editing"]["online_prior"] == f"local-dir:{tiny_folder}" and card["editing"]["top_k"] == 8
-    assert "- Token editing: " in (folder / "README.md").read_text()
-    ids = torch.arange(1, 20)[None]
-    state = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
-    reference = TokenEditedLM(net="llama-test")
-    reference.build_net(loaded.tokenizer)
-    reference.net.load_state_dict(state)
-    torch.testing.assert_close(loaded(ids), reference.eval()(ids))
+    report = card["data_report"]["transform_report"]
+    assert report["documents"] == card["data_report"]["documents"]["train"] > 0
+    assert report["settings"]["prior"] == f"local-dir:{tiny_folder}" and report["settings"]["threshold"] == 0.001
+    # llama-test's 256 positions cap the recipe's 512: the longest documents (up to ~310 tokens) take two windows.
+    assert report["settings"]["window"] == 256 and 0 < report["windowed"] < report["documents"]
+    assert report["windows"] == report["documents"] + report["windowed"]
+    assert 0 < report["edit_rate"] == (report["changed"] + report["deleted"]) / report["tokens"]
+    assert report["per_document"]["min"] <= report["per_document"]["p50"] <= report["per_document"]["max"]
+    readme = (folder / "README.md").read_text()
+    assert f"- Edit rate: {report['edit_rate']:.2%} of the {report['tokens']:,} tokens" in readme
+    assert "- Token editing: prior `local-dir:" in readme and "p > 0.001 resampled from the top 8" in readme
+    # The study reads test metrics: the edit rate is one of them.
+    assert checkpoint["zoo"]["data_report"]["transform_report"]["edit_rate"] == report["edit_rate"]
+    code, out, err = run_zoo("test", "-c", PROJECT_ROOT / TOEDIT_RECIPE, *TINY, *prior_of(tiny_folder),
+                             "--data.init_args.transform.init_args.editing.threshold", "0.001",
+                             "--ckpt_path", tmp_path / "checkpoints" / "last.ckpt", "--trainer.default_root_dir", tmp_path)
+    assert code == 0, err
+    assert "data/edit_rate" in out
 
 
-def test_online_prior_must_share_the_data_tokenizer(tiny_folder):
-    from datamodules.tokenizer import load_tokenizer
-    from zoo.modules import TokenEditedLM
+def test_toedit_refuses_data_that_is_not_token_edited(run_zoo, tmp_path):
+    from zoo.paths import PROJECT_ROOT
 
-    module = TokenEditedLM(prior=f"local-dir:{tiny_folder}", net="llama-test")
-    module.build_net(load_tokenizer("tinyworld"))
-    module.configure_model()  # the same vocabulary: accepted
-
-    class OtherTokenizer:
-        def get_vocab(self):
-            return {"a": 0}
-
-    module.editor.tokenizer = OtherTokenizer()
-    with pytest.raises(ZooError, match="another tokenizer"):
-        module.configure_model()
+    code, _, err = run_zoo("fit", "-c", PROJECT_ROOT / TOEDIT_RECIPE, *TINY, "--data.init_args.transform", "null",
+                           "--trainer.default_root_dir", tmp_path)
+    assert code == 2 and "Traceback" not in err
+    assert "TokenEditing" in err and "zoo.modules.CausalLM" in err
 
 
 def test_ngram_shift_scores_a_model_s_samples_against_human_text(tiny_folder):
@@ -236,26 +232,25 @@ def test_ngram_shift_scores_a_model_s_samples_against_human_text(tiny_folder):
     assert evaluator(module, args, limit=2) != evaluator(module, args, limit=None), "limit lowers the sample count"
 
 
-def test_a_class_refusing_its_arguments_is_one_line(run_zoo, tmp_path):
+def test_an_unknown_prior_is_one_line(run_zoo, tmp_path):
     from zoo.paths import PROJECT_ROOT
 
-    recipe = PROJECT_ROOT / "configs" / "toedit" / "toedit-lm-tiny.yaml"
-    code, _, err = run_zoo("fit", "-c", recipe, "--model.init_args.prior", "no-such-prior",
-                           "--trainer.default_root_dir", tmp_path)
+    code, _, err = run_zoo("fit", "-c", PROJECT_ROOT / TOEDIT_RECIPE, *TINY,
+                           "--data.init_args.transform.init_args.prior", "no-such-prior", "--trainer.default_root_dir", tmp_path)
     assert code == 2 and "Traceback" not in err
     assert [line for line in err.splitlines() if line.startswith("zoo: error:")] == [
         "zoo: error: unknown model 'no-such-prior': see `zoo list`"]
 
 
 def test_smoke_build_of_a_study_entry_uses_smoke_builds_of_what_it_names(run_zoo):
-    """toedit-lm-tiny names base-lm-tiny as its prior: a smoke build edits with the smoke base."""
+    """toedit-lm-tiny names toedit-prior-tiny as its prior: a smoke build edits with the smoke prior."""
     import zoo
     from zoo.paths import checkpoints_dir
 
     code, _, err = run_zoo("build", "toedit-lm-tiny", "--preset", "smoke")
     assert code == 0, err
     card = json.loads((checkpoints_dir("smoke") / "toedit-lm-tiny" / "zoo_card.json").read_text())
-    assert card["preset"] == "smoke" and card["hparams"]["prior"] == "base-lm-tiny"
-    assert (checkpoints_dir("smoke") / "base-lm-tiny" / "zoo_card.json").exists()
+    assert card["preset"] == "smoke" and card["data_report"]["transform_report"]["settings"]["prior"] == "toedit-prior-tiny"
+    assert (checkpoints_dir("smoke") / "toedit-prior-tiny" / "zoo_card.json").exists()
     with pytest.raises(zoo.ZooError, match="not built at preset full"):
-        zoo.load("base-lm-tiny")
+        zoo.load("toedit-prior-tiny")

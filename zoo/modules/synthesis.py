@@ -22,6 +22,9 @@ from datamodules.transforms.token_editing import EditSettings, TokenEditor
 from zoo.errors import ZooError
 from zoo.resolve import load_pretrained
 
+#: The token editor's default settings: one shared instance, safe as a default since it is frozen.
+DEFAULT_EDITING = EditSettings()
+
 
 class LMSampler(L.LightningModule):
     """Samples a synthetic corpus from a trained causal LM (``zoo synth sample``).
@@ -56,10 +59,10 @@ class TokenEditSynthesizer(L.LightningModule):
     Args:
         prior: The prior LM: a zoo name, ``local-dir:/path`` or ``hf-hub:org/name``.
         editing: What to edit and how (edits are keyed by each document's tokens and ``editing.seed``).
-        max_length: Tokens of each document the prior reads (longer documents are truncated).
+        max_length: Tokens the prior reads at once (a longer document is read in further windows of its own).
     """
 
-    def __init__(self, prior: str = "base-lm-tiny", editing: EditSettings = EditSettings(), max_length: int = 2048):
+    def __init__(self, prior: str = "toedit-prior-tiny", editing: EditSettings = DEFAULT_EDITING, max_length: int = 2048):
         super().__init__()
         self.save_hyperparameters()
         # Plain values in hparams: the synthesis manifest writes them as JSON.
