@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 import torch
-import torch.nn.functional as F
 
-from datamodules.instruction import IGNORE_INDEX, few_shot_prompt
+from datamodules.instruction import few_shot_prompt
 from datamodules.transforms.instruction_format import Demo, QAPair, Synthesized, next_history, parse_pairs
 from zoo.errors import ZooError
 from zoo.modules.causal_lm import CausalLM
@@ -61,9 +60,8 @@ class InstructionSynthesizer(CausalLM):
 
     def pair_loss(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Cross-entropy on the pairs' tokens only (the prompt and padding are ignored)."""
-        targets = F.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE_INDEX)
         # Right padding: causal attention never reaches it, so no mask is needed.
-        return self.lm_loss(batch["input_ids"], targets)
+        return self.lm_loss(batch["input_ids"], self.batch_targets(batch))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss, _, _ = self.pair_loss(batch)
