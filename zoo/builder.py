@@ -16,6 +16,7 @@ from benchmarks.contamination import contamination_report
 from zoo.checkpoint import export_module, model_card_markdown, module_class, portable
 from zoo.console import lightning_info_hidden, without_library_progress_bars
 from zoo.errors import ZooError
+from zoo.hashing import sha256_file
 from zoo.lightning_cli import lightning_cli
 from zoo.paths import PRESETS, PROJECT_ROOT, atomic_write_text, checkpoints_dir, using_preset, zoo_home
 from zoo.registry import get_entry
@@ -60,6 +61,8 @@ def build(name: str, preset: str = "full", force: bool = False, _building: tuple
         contamination = contamination_report(cli.datamodule.training_texts())
         export_module(cli.model, out, name=name, metrics=metrics,
                       extra_card={"preset": preset, "steps": int(cli.trainer.global_step),
+                                  # Which recipe file it is the build of: a study reuses a build only of this very text.
+                                  "recipe_sha256": sha256_file(entry.recipe_path),
                                   "contamination": contamination})
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
     return out, read_card(out)

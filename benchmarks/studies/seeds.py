@@ -23,6 +23,7 @@ import yaml
 from tqdm import tqdm
 
 from benchmarks.studies.protocol import Study
+from zoo.hashing import sha256_file
 from zoo.paths import PROJECT_ROOT, atomic_write_text, checkpoints_dir, zoo_home
 from zoo.registry import entries
 from zoo.resolve import read_card
@@ -38,7 +39,8 @@ def built_run(recipe: Path, seed: int, overrides: list[str]) -> dict[str, Any] |
     """The run of the zoo build of ``recipe`` when that build is this very run: its metrics and identity.
 
     A registry entry's full build is its recipe at the recipe's own seeds, so the study's run at
-    those seeds with no overrides would repeat it; its card already holds the test metrics.
+    those seeds with no overrides would repeat it; its card already holds the test metrics. The card
+    must record the sha256 of the very recipe file the study runs.
 
     Args:
         recipe: The run's recipe.
@@ -51,7 +53,9 @@ def built_run(recipe: Path, seed: int, overrides: list[str]) -> dict[str, Any] |
     if overrides or not own_seed or entry is None or (PROJECT_ROOT / entry.recipe).resolve() != recipe.resolve():
         return None
     card = read_card(checkpoints_dir() / entry.name) if (checkpoints_dir() / entry.name).is_dir() else None
-    if not card or card.get("preset") != "full":
+    # A build of another text of the recipe (made before it changed, or by a version that did not record it) is
+    # another run: its metrics must not stand for this one.
+    if not card or card.get("preset") != "full" or card.get("recipe_sha256") != sha256_file(recipe):
         return None
     return {"metrics": card["metrics"], "run": f"build:{entry.name}",
             "produced_by": {"identity": card.get("identity"), "versions": card.get("versions")}}

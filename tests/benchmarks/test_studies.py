@@ -13,6 +13,7 @@ from benchmarks.studies import paired, seeds
 from benchmarks.studies.protocol import MIN_SEEDS, STUDIES_DIR, load_study, study_names
 from tests.conftest import TINY
 from zoo.errors import ZooError
+from zoo.hashing import sha256_file
 from zoo.paths import PROJECT_ROOT
 
 RECIPE = PROJECT_ROOT / "configs" / "base_lm" / "base-lm-tiny.yaml"
@@ -218,11 +219,16 @@ def test_a_study_varies_the_seeds_only_and_the_base_arm_never_trains(tmp_path):
 def test_a_run_equal_to_a_zoo_build_reads_its_card(monkeypatch, tmp_path):
     folder = tmp_path / "base-lm-tiny"
     folder.mkdir()
-    (folder / "zoo_card.json").write_text(json.dumps({"preset": "full", "metrics": {"test/ppl": 1.5},
-                                                      "identity": "abc", "versions": {"torch": "2"},
-                                                      "files_sha256": {}}))
+    card = {"preset": "full", "metrics": {"test/ppl": 1.5}, "identity": "abc", "versions": {"torch": "2"},
+            "files_sha256": {}, "recipe_sha256": sha256_file(RECIPE)}
+    (folder / "zoo_card.json").write_text(json.dumps(card))
     monkeypatch.setattr(seeds, "checkpoints_dir", lambda preset="full": tmp_path)
     assert seeds.run(RECIPE, 0, [], not_cached) == {"metrics": {"test/ppl": 1.5}, "run": "build:base-lm-tiny",
                                                     "produced_by": {"identity": "abc", "versions": {"torch": "2"}}}
+    # A build of another text of the recipe (or one that does not say) is another run.
+    for stale in ("0" * 64, None):
+        (folder / "zoo_card.json").write_text(json.dumps({**card, "recipe_sha256": stale}))
+        assert seeds.built_run(RECIPE, 0, []) is None
+    (folder / "zoo_card.json").write_text(json.dumps(card))
     assert seeds.built_run(RECIPE, 1, []) is None, "another seed is another run"
     assert seeds.built_run(RECIPE, 0, ["--trainer.max_steps", "3"]) is None, "overrides make another run"
