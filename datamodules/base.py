@@ -188,6 +188,10 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
     return documents, data_fingerprint
 
 
+#: Target value every loss of the zoo skips (padding, prompts, the last position of a block, unmasked tokens,
+#: context repeated in front of a long document's later window): PyTorch's cross-entropy default.
+IGNORE_INDEX = -100
+
 #: Default shares of documents held out for validation and test (``TextCorpusDataModule``'s defaults).
 HELD_OUT_FRACTION = 0.05
 

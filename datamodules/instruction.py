@@ -24,16 +24,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.base import ZooDataModule, check_held_out, split_of, world_config
+from datamodules.base import IGNORE_INDEX, ZooDataModule, check_held_out, split_of, world_config
 from datamodules.checks import check_int
 from datamodules.real_corpora import data_dir, pubmedqa_training_items
 from datamodules.tinyworld import World, generate_world
 from datamodules.tinyworld.instructions import synthesizer_pairs
 from datamodules.transforms.instruction_format import CON, CON_END, Demo, QAPair, render_pairs
 from zoo.errors import ZooError
-
-#: Target value the loss skips (the prompt's tokens and padding).
-IGNORE_INDEX = -100
 
 #: One tokenized example or packed sequence: (input ids, labels with ``IGNORE_INDEX`` outside the pairs).
 Row = tuple[list[int], list[int]]

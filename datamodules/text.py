@@ -16,6 +16,7 @@ import torch
 
 from datamodules.base import (
     HELD_OUT_FRACTION,
+    IGNORE_INDEX,
     TensorDictDataset,
     ZooDataModule,
     check_held_out,
@@ -40,8 +41,6 @@ SPLITS = ("train", "val", "test")
 PACKINGS = ("blocks", "documents")
 #: What ``mix_ratio`` counts.
 MIX_UNITS = ("documents", "tokens")
-#: Target value that the loss skips (padding, and context repeated in front of a long document's later window).
-IGNORE_INDEX = -100
 # A paragraph starts after a blank line.
 _PARAGRAPH_RE = re.compile(r"\n[ \t]*\n\s*")
 

@@ -109,6 +109,8 @@ def seen_in_training(folders: dict[str, Path]) -> dict[str, dict[tuple[str, str]
     Args:
         folders: The folder of each built model (the sweep's; dependencies are built before their users).
     """
+    from functools import cache
+
     from benchmarks.contamination import seen_tasks
     from zoo.registry import get_entry
     from zoo.resolve import read_card
@@ -119,12 +121,17 @@ def seen_in_training(folders: dict[str, Path]) -> dict[str, dict[tuple[str, str]
             found += [n for n in lineage(dependency) if n not in found]
         return found
 
+    @cache
+    def seen_by(folder: Path) -> dict[tuple[str, str], str]:
+        """A folder's contaminated tasks, its card read once however many models were built from it."""
+        report = (read_card(folder) or {}).get("contamination") if folder.is_dir() else None
+        return seen_tasks(report or {})
+
     seen: dict[str, dict[tuple[str, str], str]] = {}
     for name, folder in sorted(folders.items()):
         for source in lineage(name):
-            source_folder = folders.get(source) or Path(folder).parent / source
-            report = (read_card(source_folder) or {}).get("contamination") if source_folder.is_dir() else None
-            for task, note in sorted(seen_tasks(report or {}).items()):
+            # A dependency the sweep did not list lies beside its users, in the same preset's folder.
+            for task, note in sorted(seen_by(folders.get(source) or Path(folder).parent / source).items()):
                 seen.setdefault(name, {}).setdefault(task, f"{note} of " + ("this model" if source == name else source))
     return seen
 

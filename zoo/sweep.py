@@ -123,5 +123,5 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
             rows += error_rows(name, suite, error)
             continue
         rows += evaluation.rows
-        items[(name, load_suite(suite).name)] = evaluation.items
+        items[(name, suite)] = evaluation.items  # registry suites are shipped names, as the rows record them
     return SweepResult(rows, items, folders, skipped)

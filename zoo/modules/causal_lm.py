@@ -16,14 +16,12 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.text import Perplexity
 
+from datamodules.base import IGNORE_INDEX
 from datamodules.tokenizer import tokenizer_json, wrap_fast_tokenizer
 from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
 from zoo.nets import build_causal_lm, causal_lm_config, config_from_dict
 from zoo.resolve import load_pretrained, read_causal_lm
-
-#: Target value that the loss and perplexity skip (the last position of a block has no next token).
-IGNORE_INDEX = -100
 
 
 class CausalLM(ZooModule):

@@ -16,12 +16,11 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedTokenizerFast
 
+from datamodules.base import IGNORE_INDEX
 from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
 from zoo.nets import build_masked_lm, config_from_dict, encoder_config
 from zoo.resolve import check_vocabulary, load_errors, verified_folder
-
-IGNORE_INDEX = -100
 
 
 def read_tokenizer(spec: str):
