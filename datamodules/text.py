@@ -26,7 +26,7 @@ from datamodules.base import (
 )
 from datamodules.checks import check_int, check_number
 from datamodules.multiple_choice import MultipleChoiceDataset, collate_choices
-from datamodules.tinyworld import generate_world
+from datamodules.tinyworld import generate_world, open_book_items
 from datamodules.tokenizer import tokenizer_fingerprint
 from datamodules.transforms import DocumentTransform
 from datamodules.transforms.reading_comprehension import CONTEXT_COLUMN, sentences_with_starts
@@ -41,6 +41,8 @@ SPLITS = ("train", "val", "test")
 PACKINGS = ("blocks", "documents")
 #: What ``mix_ratio`` counts.
 MIX_UNITS = ("documents", "tokens")
+#: Longest open-book row (document, question and option): the llama-tiny context.
+OPEN_BOOK_TOKENS = 512
 # A paragraph starts after a blank line.
 _PARAGRAPH_RE = re.compile(r"\n[ \t]*\n\s*")
 
@@ -461,15 +463,18 @@ class TextCorpusDataModule(ZooDataModule):
     def test_dataloader(self):
         loaders = [self.eval_loader(self._blocks("test"))]
         if self.is_tinyworld:
-            # Facts stored (cloze in document wording) and extractable (questions in new wording).
-            for items in (self.tinyworld.cloze, self.tinyworld.questions):
-                dataset = MultipleChoiceDataset(items, self.tokenizer, prompt_key="prompt" if items is self.tinyworld.cloze else "question")
+            # Facts stored (cloze in document wording), extractable (questions in new wording), and read
+            # from a document never trained on (open book: the document is in the prompt).
+            world = self.tinyworld
+            for items, prompt_key, longest in ((world.cloze, "prompt", 256), (world.questions, "question", 256),
+                                               (open_book_items(world), "prompt", OPEN_BOOK_TOKENS)):
+                dataset = MultipleChoiceDataset(items, self.tokenizer, prompt_key=prompt_key, max_length=longest)
                 loaders.append(self.eval_loader(dataset, collate_fn=collate_choices(self.tokenizer.pad_token_id)))
         return loaders
 
     def test_loader_names(self) -> list[str]:
         """Metric prefixes of the loaders of ``test_dataloader``, in order."""
-        return ["test"] + (["cloze", "question"] if self.is_tinyworld else [])
+        return ["test"] + (["cloze", "question", "open_book"] if self.is_tinyworld else [])
 
     def predict_dataloader(self):
         """Question prompts of a tinyworld source (the model answers them by generation)."""

@@ -38,6 +38,7 @@ VERBS: dict[str, Any] = {
     "leaderboard": board.leaderboard,
     "suites": verbs.suites,
     "study": verbs.study,
+    "calibrate": verbs.calibrate,
     "synth": (synth, {"rc": synth.rc, "toedit": synth.toedit, "sample": synth.sample, "instruct": synth.instruct}),
 }
 #: A verb parameter of this name takes the command line after ``--``: arguments for the Lightning Trainer.

@@ -114,6 +114,40 @@ def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bo
     return 0
 
 
+def calibrate(name: str, /, *, out: Path | None = None) -> int:
+    """Calibrate a world: fit a recipe over a grid of world sizes and step budgets and plot its learning curve.
+
+    Every cell is a study run (cached in ZOO_HOME/runs/studies; fixed split). Writes calibration.md (per run:
+    entities, steps, epochs, exposures per fact, cloze/question/open-book accuracy), calibration.json and
+    calibration.png (accuracy against exposures per fact, one line per world size) into
+    benchmarks/results/calibration/NAME.
+
+    Args:
+        name: A grid of benchmarks/studies/calibration (dapt-biomed...) or the path of a grid .yaml of your own.
+        out: Folder of the grid's files (default: benchmarks/results/calibration/NAME).
+    """
+    import yaml
+
+    from benchmarks.calibration import RESULTS_DIR, calibration_runs, exposures, load_calibration, write_calibration
+    from zoo.builder import build as build_entry
+    from zoo.builder import fit_and_test
+    from zoo.registry import recipe_dependencies
+
+    grid = load_calibration(name)
+    out = out or RESULTS_DIR / grid.name
+    if out.exists() and not out.is_dir():
+        raise ZooError(f"--out {out} is a file; pass a folder for the calibration's files")
+    for dependency in recipe_dependencies(yaml.safe_load(grid.recipe.read_text(encoding="utf-8")), grid.recipe.stem):
+        build_entry(dependency)
+
+    def fit(args: list[str]) -> dict[str, float]:
+        cli, metrics = fit_and_test(args)
+        return {**metrics, **exposures(cli.datamodule, cli.trainer.global_step)}
+
+    print(write_calibration(grid, calibration_runs(grid, fit), out, f"zoo calibrate {name}"))
+    return 0
+
+
 def export(ckpt: Path, out: Path, /, *, name: str | None = None, force: bool = False) -> int:
     """Export a Lightning .ckpt written by `zoo fit` as a zoo checkpoint folder.
 

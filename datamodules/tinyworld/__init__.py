@@ -16,7 +16,7 @@ from . import domains  # noqa: F401  (registers the built-in domains)
 from .domain import DOMAINS, Attribute, Domain, Relation
 from .instructions import general_instructions
 from .names import NameStyle
-from .world import World, WorldConfig, generate_world, world_fingerprint
+from .world import World, WorldConfig, generate_world, open_book_items, world_fingerprint
 
 __all__ = [
     "DOMAINS",
@@ -28,5 +28,6 @@ __all__ = [
     "WorldConfig",
     "general_instructions",
     "generate_world",
+    "open_book_items",
     "world_fingerprint",
 ]

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import random
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from .render import render_document
 
 # Distractors per multiple-choice item (4 options in all).
 N_DISTRACTORS = 3
+# Open-book items come from the world of this seed offset: entities no training world (seeds 0, 1, ...) has.
+OPEN_BOOK_SEED_OFFSET = 1_000_000
+# Open-book items per world: over 300 (the study protocol's minimum), each a document-long prompt.
+OPEN_BOOK_ITEMS = 400
 # The record kinds of a world, in the order they are written.
 RECORD_KINDS = ("documents", "cloze", "questions", "qa_pairs", "qa_text", "entities")
 
@@ -285,6 +290,46 @@ def generate_world(config: WorldConfig | None = None, **overrides) -> World:
             question_id = f"{prefix}-q{len(questions):06d}"
             questions.append({"id": question_id, "question": f"Question: {question}\nAnswer:", **item})
     return World(config, entities, documents, cloze, questions, qa_pairs, qa_text)
+
+
+def open_book_items(world: World, limit: int = OPEN_BOOK_ITEMS) -> list[dict]:
+    """Reading-comprehension items on documents no model has seen: the document, then a question on it.
+
+    The documents are those of the world with the same settings at seed ``seed +
+    OPEN_BOOK_SEED_OFFSET``: new entities (and values drawn afresh; an entity whose name the training
+    world also has is skipped), so the answer can only be read from the prompt, not recalled. Each item is ``"{title}\n\n{text}\n\nQuestion: ...\nAnswer:"``
+    with the 4 options of that world's held-out question about an attribute the document states;
+    items where the document names no option, or more than one, are left out (so exactly one
+    option can be read from it). This is the tinyworld stand-in for AdaptLLM's prompted domain
+    tasks: the fact is in the context, the skill asked is to use it.
+
+    Args:
+        world: The training world (its config's seed is offset; nothing else changes).
+        limit: Items kept, in document order.
+
+    Returns:
+        Dicts with ``id``, ``document``, ``entity``, ``attribute``, ``prompt``, ``options``,
+        ``answer_index`` and ``answer``.
+    """
+    config = world.config
+    unseen = generate_world(config, seed=config.seed + OPEN_BOOK_SEED_OFFSET)
+    trained = {entity["name"] for entity in world.entities}
+    questions: dict[str, list[dict]] = {}
+    for item in unseen.questions:
+        if item["entity"] not in trained:
+            questions.setdefault(item["entity"], []).append(item)
+    items = []
+    for doc in unseen.documents:
+        for question in questions.get(doc["entity"], []):
+            named = [o for o in question["options"] if re.search(rf"\b{re.escape(o.strip())}\b", doc["text"])]
+            if named != [question["options"][question["answer_index"]]]:
+                continue
+            prompt = f"{doc['title']}\n\n{doc['text']}\n\n{question['question']}"
+            items.append({"id": f"{config.domain}-o{len(items):06d}", "document": doc["id"], "prompt": prompt,
+                          **{k: question[k] for k in ("entity", "attribute", "options", "answer_index", "answer")}})
+            if len(items) == limit:
+                return items
+    return items
 
 
 def world_fingerprint(config: WorldConfig | None = None, **overrides) -> str:

@@ -9,6 +9,7 @@ import torch
 
 from datamodules import TextCorpusDataModule
 from datamodules.text import IGNORE_INDEX, document_windows, pack_whole
+from datamodules.tinyworld import open_book_items
 from datamodules.transforms import DocumentTransform
 from datamodules.transforms.rc_templates import INTROS
 from datamodules.transforms.reading_comprehension import ReadingComprehension
@@ -134,7 +135,7 @@ def test_test_loaders_score_stored_and_extractable_facts():
     dm = small()
     dm.setup("test")
     loaders = dm.test_dataloader()
-    assert dm.test_loader_names() == ["test", "cloze", "question"]
+    assert dm.test_loader_names() == ["test", "cloze", "question", "open_book"] and len(loaders) == 4
     batch = next(iter(loaders[2]))
     n_items = batch["gold"].numel()
     assert batch["input_ids"].shape[0] == n_items * int(batch["n_choices"])
@@ -143,6 +144,13 @@ def test_test_loaders_score_stored_and_extractable_facts():
     option_ids = dm.tokenizer(question["options"][0], add_special_tokens=False)["input_ids"]
     row = batch["input_ids"][0][batch["continuation_mask"][0]].tolist()
     assert row == option_ids
+    # Open book: the whole unseen document stands in the prompt, uncut, before the question.
+    open_book = next(iter(loaders[3]))
+    item = open_book_items(dm.tinyworld)[0]
+    prompt_ids = dm.tokenizer(item["prompt"], add_special_tokens=False)["input_ids"]
+    first_row = open_book["input_ids"][0][open_book["attention_mask"][0].bool()].tolist()
+    assert first_row[0] == dm.tokenizer.bos_token_id and first_row[1:1 + len(prompt_ids)] == prompt_ids
+    assert open_book["gold"][0].item() == item["answer_index"]
 
 
 def test_bad_arguments_are_clear():

@@ -15,6 +15,7 @@ from datamodules.tinyworld import (
     Relation,
     WorldConfig,
     generate_world,
+    open_book_items,
     world_fingerprint,
 )
 
@@ -291,3 +292,25 @@ def test_texts_render_each_kind():
     assert world.texts("cloze")[0].endswith(" " + world.cloze[0]["answer"])
     with pytest.raises(ValueError, match="unknown text kind"):
         world.texts("nope")
+
+
+@pytest.mark.parametrize("domain", ["general", "biomed", "finance", "law"])
+def test_open_book_items_are_answerable_from_unseen_documents_only(domain):
+    config = WorldConfig(domain=domain, n_entities=120)
+    trained = generate_world(config)
+    items = open_book_items(trained)
+    assert len(items) == 400, "over 300 items per task, as the study protocol asks"
+    assert items == open_book_items(generate_world(config)), "generated deterministically"
+    unseen = generate_world(config, seed=config.seed + 1_000_000)
+    texts = {doc["id"]: doc["text"] for doc in unseen.documents}
+    trained_names = {entity["name"] for entity in trained.entities}
+    for item in items:
+        document, question = texts[item["document"]], item["prompt"].rsplit("\n\n", 1)[1]
+        assert item["prompt"].endswith("\nAnswer:") and question.startswith("Question: ") and document in item["prompt"]
+        assert item["entity"] not in trained_names, "the entity is new to every model trained on the world"
+        named = [option for option in item["options"] if re.search(rf"\b{re.escape(option.strip())}\b", document)]
+        assert named == [" " + item["answer"]] == [item["options"][item["answer_index"]]]
+    # Every attribute is asked, and the gold option is not always at one place.
+    assert {item["attribute"] for item in items} == {a.name for a in DOMAINS[domain].attributes[:5]}
+    assert len({item["answer_index"] for item in items}) == 4
+    assert len(open_book_items(trained, limit=7)) == 7

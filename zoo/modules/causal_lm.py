@@ -56,7 +56,7 @@ class CausalLM(ZooModule):
             self.net, self.tokenizer = load_pretrained(init_from)
         self.val_ppl = Perplexity(ignore_index=IGNORE_INDEX)
         self.test_ppl = Perplexity(ignore_index=IGNORE_INDEX)
-        self.test_acc = torch.nn.ModuleDict({"cloze": MeanMetric(), "question": MeanMetric()})
+        self.test_acc = torch.nn.ModuleDict({name: MeanMetric() for name in ("cloze", "question", "open_book")})
 
     # ------------------------------------------------------------------ model
     def configure_model(self) -> None:
