@@ -6,8 +6,8 @@ never varied (the DataModules' ``split_seed`` stays at its default), so every se
 tested on the same documents and items, and what a prior, generator or synthesizer was trained on is
 the training split of every seed. Fitting is the app layer's job: the caller passes ``fit``, which runs
 LightningCLI arguments as ``zoo fit`` + ``zoo test`` do and returns the test metrics. Runs are cached in
-``ZOO_HOME/runs/studies`` by recipe text, seed and overrides, with what produced them (a run equal to a
-registry entry's full build is read from its card).
+``ZOO_HOME/runs/studies`` by recipe text, seed, overrides and the identities of the builds it starts from, with
+what produced them (a run equal to a registry entry's full build is read from its card).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from tqdm import tqdm
 from benchmarks.studies.protocol import Study
 from zoo.hashing import sha256_file
 from zoo.paths import PROJECT_ROOT, atomic_write_text, checkpoints_dir, zoo_home
-from zoo.registry import entries
-from zoo.resolve import read_card
+from zoo.registry import entries, recipe_dependencies
+from zoo.resolve import CARD_FILE, read_card
 
 #: Fits and tests one run given its LightningCLI arguments; returns the test metrics.
 Fit = Callable[[list[str]], dict[str, float]]
@@ -62,10 +62,25 @@ def built_run(recipe: Path, seed: int, overrides: list[str]) -> dict[str, Any] |
             "produced_by": {"identity": card.get("identity"), "versions": card.get("versions")}}
 
 
+def dependency_identities(recipe: Path) -> dict[str, str | None]:
+    """The identity of each registry build ``recipe`` continues from, samples from or is taught by (as its card
+    records it; None where it is not built).
+
+    Args:
+        recipe: A LightningCLI recipe.
+    """
+    identities = {}
+    for name in recipe_dependencies(yaml.safe_load(recipe.read_text(encoding="utf-8")), recipe.stem):
+        folder = checkpoints_dir() / name
+        identities[name] = read_card(folder).get("identity") if (folder / CARD_FILE).is_file() else None
+    return identities
+
+
 def run(recipe: Path, seed: int, overrides: list[str], fit: Fit) -> dict[str, Any]:
     """One seeded fit and test of ``recipe``: its test ``metrics``, the ``run`` it is cached as and what
-    ``produced_by`` it (commit, libraries, machine, date). Cached by recipe text, seed and overrides; a run
-    that equals the recipe's zoo build is read from the build's card.
+    ``produced_by`` it (commit, libraries, machine, date). Cached by recipe text, seed, overrides and the
+    identities of the builds it starts from; a run that equals the recipe's zoo build is read from the build's
+    card.
 
     Args:
         recipe: The LightningCLI recipe.
@@ -75,7 +90,9 @@ def run(recipe: Path, seed: int, overrides: list[str], fit: Fit) -> dict[str, An
     """
     if (built := built_run(recipe, seed, overrides)) is not None:
         return built
-    key = hashlib.sha256(json.dumps([STUDY_PROTOCOL, recipe.read_text(), seed, overrides]).encode()).hexdigest()[:16]
+    # A rebuilt base (prior, generator...) makes another run of the same recipe text.
+    key = hashlib.sha256(json.dumps([STUDY_PROTOCOL, recipe.read_text(), seed, overrides,
+                                     dependency_identities(recipe)]).encode()).hexdigest()[:16]
     folder = zoo_home() / "runs" / "studies" / f"{recipe.stem}-s{seed}-{key}"
     done = folder / "run.json"
     if done.exists():

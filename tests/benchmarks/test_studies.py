@@ -197,6 +197,26 @@ def test_seeded_runs_differ_by_seed_and_are_cached():
     assert seeds.run(RECIPE, 0, overrides, not_cached) == first
 
 
+def test_a_rebuilt_base_makes_another_run(monkeypatch, tmp_path):
+    """A run continued from a registry build is cached with that build's identity: a rebuild is never read stale."""
+    recipe = PROJECT_ROOT / "configs/adaptllm/dapt-biomed-tiny.yaml"
+    folder = tmp_path / "base-lm-tiny"
+    folder.mkdir()
+    monkeypatch.setattr(seeds, "checkpoints_dir", lambda preset="full": tmp_path)
+    fits = []
+
+    def fit(arguments: list[str]) -> dict[str, float]:
+        fits.append(arguments)
+        return {"test/ppl": float(len(fits))}
+
+    assert seeds.dependency_identities(recipe) == {"base-lm-tiny": None}
+    for identity, runs in (("first", 1), ("first", 1), ("rebuilt", 2)):
+        (folder / "zoo_card.json").write_text(json.dumps({"identity": identity, "files_sha256": {}}))
+        assert seeds.dependency_identities(recipe) == {"base-lm-tiny": identity}
+        assert seeds.run(recipe, 0, ["--trainer.max_steps", "3"], fit)["metrics"] == {"test/ppl": float(runs)}
+    assert len(fits) == 2
+
+
 def test_a_study_varies_the_seeds_only_and_the_base_arm_never_trains(tmp_path):
     seen = []
 
