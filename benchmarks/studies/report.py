@@ -98,8 +98,20 @@ def arms_table(record: dict[str, Any]) -> list[str]:
         cells = [(f"{s['mean']:.3f} [{s['low']:.3f}, {s['high']:.3f}]" if (s := record["summary"][arm].get(m))
                   else "—") for m in metrics]
         n = max((s["n"] for s in record["summary"][arm].values()), default=0)
+        if n == 0 and (reason := blocked_reason(record, arm)):
+            cells = [f"blocked: {reason}"] + ["—"] * (len(metrics) - 1)
         lines.append(f"| {_label(record, arm)} | `{spec['recipe']}` | {n} | " + " | ".join(cells) + " |")
     return lines
+
+
+def blocked_reason(record: dict[str, Any], arm: str) -> str | None:
+    """Why ``arm``'s runs did not train (the first blocked run's one-line error), or None if none was blocked.
+
+    Args:
+        record: A study's record.
+        arm: One of its arms.
+    """
+    return next((row["blocked"] for row in record["runs"] if row["arm"] == arm and row.get("blocked")), None)
 
 
 def differences_table(record: dict[str, Any], metric: str) -> list[str]:
@@ -137,6 +149,11 @@ def automatic_diagnosis(comparison: dict[str, Any]) -> str:
             f"{comparison['better']} at {n} seeds, against the claim")
 
 
+def _claims(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every claimed order ``(better, worse)`` of a record: the method over each baseline, then the contrasts."""
+    return [(record["method"], baseline) for baseline in record["baselines"]] + [tuple(c) for c in record["contrasts"]]
+
+
 def render_markdown(record: dict[str, Any], diagnosis: str | None) -> str:
     """``study.md``: the claim, the arms' means and intervals, the paired differences per metric, the diagnosis.
 
@@ -168,15 +185,21 @@ def render_markdown(record: dict[str, Any], diagnosis: str | None) -> str:
         lines += ["", f"### {metric} {_arrow(metric)}{' (headline)' if metric == headline else ''}", "",
                   *differences_table(record, metric)]
     failing = [c for c in record["comparisons"] if c["metric"] == headline and c["verdict"] != SHOWN]
+    blocked = {arm: reason for spec in record["arms"] if (reason := blocked_reason(record, (arm := spec["arm"])))}
+    untested = [(better, worse) for better, worse in _claims(record) if {better, worse} & set(blocked)]
     lines += ["", "## Diagnosis", ""]
+    if untested:
+        lines += ["Claims not tested because an arm did not run:", "",
+                  *(f"- {better} > {worse}: {arm} is blocked: {blocked[arm]}." for better, worse in untested
+                    for arm in (better, worse) if arm in blocked), ""]
     if failing:
         lines += [f"The claims on the headline metric whose direction does not show at {n} seeds:", "",
                   *(f"- {c['better']} > {c['worse']}: {automatic_diagnosis(c)}." for c in failing)]
-    else:
-        lines += [f"Every claim on the headline metric shows at {n} seeds."]
+    elif any(c["metric"] == headline for c in record["comparisons"]):
+        lines += [f"Every claim {'tested ' if untested else ''}on the headline metric shows at {n} seeds."]
     if diagnosis and diagnosis.strip():
         lines += ["", "### Hand-written diagnosis", "", diagnosis.strip()]
-    elif failing:
+    elif failing or untested:
         lines += ["", "### Hand-written diagnosis", "",
                   (f"*None yet.* For each claim above, write in `{DIAGNOSIS_FILE}` beside this file why it does not "
                    "show (too few steps? a test that does not ask what the method teaches? a control that explains "

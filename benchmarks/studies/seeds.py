@@ -23,6 +23,7 @@ import yaml
 from tqdm import tqdm
 
 from benchmarks.studies.protocol import Study
+from zoo.errors import ZooError
 from zoo.hashing import sha256_file
 from zoo.paths import PROJECT_ROOT, atomic_write_text, checkpoints_dir, zoo_home
 from zoo.registry import entries, recipe_dependencies
@@ -123,5 +124,12 @@ def study_runs(study: Study, fit: Fit, overrides: list[str] | tuple[str, ...] = 
     """
     pairs = [(arm, recipe, [*study.overrides, *overrides, *own], seed)
              for arm, recipe, own in study.runs for seed in study.seeds]
-    return [{"arm": arm, "seed": seed, **run(recipe, seed, extra, fit)}
-            for arm, recipe, extra, seed in tqdm(pairs, desc=f"study {study.name}", unit="run")]
+    rows = []
+    for arm, recipe, extra, seed in tqdm(pairs, desc=f"study {study.name}", unit="run"):
+        try:
+            rows.append({"arm": arm, "seed": seed, **run(recipe, seed, extra, fit)})
+        except ZooError as error:
+            # An arm its own recipe refuses to train (a synthesizer below its quality gate, say) is reported as
+            # blocked, with the reason, beside the arms that ran; it is not cached, so a later study retries it.
+            rows.append({"arm": arm, "seed": seed, "metrics": {}, "blocked": str(error)})
+    return rows

@@ -156,6 +156,37 @@ def test_a_shipped_study_builds_what_its_arms_need_and_writes_its_files(run_zoo,
     assert "### test/cloze_acc ↑\n\n*No two arms report this metric" in markdown and " | — |" in markdown, "unreported: a dash, no crash"
 
 
+def test_an_arm_its_recipe_refuses_is_reported_blocked_and_retried(run_zoo, stub_fit, monkeypatch, tmp_path):
+    """A run that raises a ZooError (a synthesizer below its gate) leaves its arm blocked, with the reason, in the
+    tables and the diagnosis; the other arms are compared as usual and the blocked runs are not cached."""
+    import zoo.builder
+
+    fits, _ = stub_fit
+    stub = zoo.builder.fit_and_test
+
+    def gate(arguments: list[str]):
+        if "vanilla-lm-tiny" in arguments[arguments.index("-c") + 1]:
+            fits.append(arguments)
+            raise zoo.ZooError("synthesizer below the gate: 7.0 % answerable, 90 % required")
+        return stub(arguments)
+
+    monkeypatch.setattr(zoo.builder, "fit_and_test", gate)
+    path, out = study_file(tmp_path), tmp_path / "out"
+    code, printed, err = run_zoo("study", path, "--out", out)
+    assert code == 0, err
+    markdown = (out / "study.md").read_text()
+    assert ("| vanilla | `configs/instruction_pretrain/vanilla-lm-tiny.yaml` | 0 | blocked: synthesizer below the "
+            "gate: 7.0 % answerable, 90 % required | — |") in markdown
+    assert ("Claims not tested because an arm did not run:\n\n- human > vanilla: vanilla is blocked: synthesizer "
+            "below the gate: 7.0 % answerable, 90 % required.\n- vanilla > base: vanilla is blocked") in markdown
+    assert "Every claim" not in markdown and "*None yet.*" in markdown
+    record = json.loads((out / "study.json").read_text())
+    assert [r["seed"] for r in record["runs"] if r.get("blocked")] == [0, 1, 2, 3, 4]
+    assert record["comparisons"] == [], "no claim has two arms that ran"
+    assert run_zoo("study", path, "--out", out)[0] == 0
+    assert len(fits) == 15 + 5, "the blocked runs are tried again, the others read from the cache"
+
+
 @pytest.mark.parametrize("arguments, problem", [
     (["nope"], "unknown study 'nope'; one of adaptllm-biomed"),
     (["collapse", "--seeds", "0", "1", "2", "3", "4"], "make a variant of study collapse"),
