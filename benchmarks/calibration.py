@@ -183,6 +183,7 @@ def render_png(calibration: Calibration, rows: list[dict[str, Any]], target: Pat
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     figure, axes = plt.subplots(1, len(calibration.metrics), figsize=(3.8 * len(calibration.metrics), 3.2),
                                 squeeze=False)
@@ -193,6 +194,10 @@ def render_png(calibration: Calibration, rows: list[dict[str, Any]], target: Pat
             axis.plot([x for x, _ in points], [y for _, y in points], "o-", markersize=3.5, label=f"{n} entities")
         axis.axhline(CHANCE, color="#7f7f7f", linestyle=":", linewidth=1, label="chance")
         axis.set_xscale("log")
+        # Ticks at the runs' exposures, as plain numbers (a log axis would label its minor ticks over each other).
+        axis.set_xticks(sorted({round(r["metrics"]["data/exposures"]) for r in rows}))
+        axis.xaxis.set_major_formatter(ticker.ScalarFormatter())
+        axis.xaxis.set_minor_formatter(ticker.NullFormatter())
         axis.set_xlabel("exposures per fact", fontsize=8)
         axis.set_title(metric, fontsize=8)
         axis.tick_params(labelsize=7)
