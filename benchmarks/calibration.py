@@ -94,6 +94,10 @@ def load_calibration(name: str) -> Calibration:
     if not isinstance(spec, dict) or set(spec) - known or "recipe" not in spec:
         raise ZooError(f"{path}: a calibration file is a mapping with recipe, n_entities, max_steps and optionally "
                        f"seeds, metrics, description; fix the file")
+    metrics = spec.get("metrics", list(CALIBRATION_METRICS))
+    if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
+        raise ZooError(f"{path}: metrics must be a list of test metric names (test/cloze_acc...), not {metrics!r}; "
+                       "fix the file")
     recipe = PROJECT_ROOT / str(spec["recipe"])
     if not recipe.is_file():
         raise ZooError(f"{path}: recipe {spec['recipe']} not found; recipes live under configs/")
@@ -101,7 +105,7 @@ def load_calibration(name: str) -> Calibration:
                        n_entities=_ints(path, "n_entities", spec.get("n_entities"), low=4),
                        max_steps=_ints(path, "max_steps", spec.get("max_steps")),
                        seeds=_ints(path, "seeds", spec.get("seeds", [0]), low=0),
-                       metrics=tuple(spec.get("metrics", CALIBRATION_METRICS)),
+                       metrics=tuple(metrics),
                        description=str(spec.get("description", "")).strip())
 
 

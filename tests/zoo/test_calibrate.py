@@ -76,6 +76,8 @@ def test_a_grid_is_fitted_counted_and_written_the_same_again(run_zoo, grid, tmp_
     ("recipe: configs/nope.yaml\nn_entities: [8]\nmax_steps: [10]\n", "recipe configs/nope.yaml not found"),
     ("recipe: configs/base_lm/base-lm-tiny.yaml\nsteps: [10]\n", "a calibration file is a mapping"),
     ("[unclosed\n", "not readable YAML"),
+    ("recipe: configs/base_lm/base-lm-tiny.yaml\nn_entities: [8]\nmax_steps: [1]\nmetrics: test/ppl\n",
+     "metrics must be a list of test metric names"),
 ])
 def test_a_bad_grid_file_is_one_line(tmp_path, run_zoo, text, message):
     path = tmp_path / "bad.yaml"
