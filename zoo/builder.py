@@ -7,6 +7,7 @@ items (``benchmarks.contamination``); ``record_contamination`` adds it to a fold
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,13 @@ def build(name: str, preset: str = "full", force: bool = False, _building: tuple
     entry = get_entry(name)
     out = checkpoints_dir(preset) / name
     if (out / CARD_FILE).exists() and not force:
-        return out, read_card(out)
+        card = read_card(out)
+        built_from = card.get("recipe_sha256")
+        if built_from and built_from != sha256_file(entry.recipe_path):
+            # Reused, never silently: a rebuild can take many minutes and invalidates what was built on it.
+            print(f"zoo: note: {name} was built from another text of {entry.recipe}; `zoo build {name} --force` "
+                  "rebuilds it from the recipe as it is now", file=sys.stderr)
+        return out, card
     configs = [entry.recipe_path, *(PROJECT_ROOT / c for c in PRESET_CONFIGS[preset])]
     args = [arg for config in configs for arg in ("-c", str(config))]
     for dependency in entry.depends_on:

@@ -39,8 +39,19 @@ def test_smoke_build_loads_by_name_and_matches_transformers(run_zoo):
         assert torch.equal(module(ids), hf(ids).logits)
 
     # Built once: a second build is served from the folder.
-    code, out, _ = run_zoo("build", "base-lm-tiny", "--preset", "smoke")
+    code, out, err = run_zoo("build", "base-lm-tiny", "--preset", "smoke")
     assert code == 0 and (folder / "zoo_card.json").read_text() == json.dumps(card, indent=2, sort_keys=True) + "\n"
+    assert "note" not in err
+    # A folder built from another text of the recipe is still served, with a note that says how to rebuild it.
+    saved = (folder / "zoo_card.json").read_text()
+    try:
+        (folder / "zoo_card.json").write_text(json.dumps({**card, "recipe_sha256": "0" * 64}))
+        code, out, err = run_zoo("build", "base-lm-tiny", "--preset", "smoke")
+        assert code == 0 and f"checkpoint: {folder}" in out
+        assert err == ("zoo: note: base-lm-tiny was built from another text of configs/base_lm/base-lm-tiny.yaml; "
+                       "`zoo build base-lm-tiny --force` rebuilds it from the recipe as it is now\n")
+    finally:
+        (folder / "zoo_card.json").write_text(saved)
 
 
 def test_build_prints_no_warning_and_list_shows_the_smoke_build(tmp_path):
