@@ -73,7 +73,8 @@ def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bo
     Writes study.md (each arm's mean and 95 % t-interval over seeds; per claim the paired difference per seed,
     its mean and t-interval, the paired t-test and the sign test; the diagnosis of claims that do not show,
     with diagnosis.md kept), study.json (every run and what produced it) and study.png into
-    benchmarks/results/studies/NAME. The split is fixed; a seed sets the initialisation and the data order.
+    benchmarks/results/studies/NAME. The split is fixed; a seed sets the initialisation and the data order. An arm
+    whose recipe refuses to train (a synthesizer below its quality gate) is reported as blocked, with the reason.
 
     Args:
         name: A study of benchmarks/studies (adaptllm-biomed, collapse, instruction-pretrain-general...) or the
