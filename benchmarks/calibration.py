@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 import yaml
 
-from benchmarks.studies.protocol import display_path
+from benchmarks.studies.protocol import display_path, read_spec, recipe_path
 from benchmarks.studies.seeds import Fit, run
 from datamodules.base import split_of
 from zoo.errors import ZooError
@@ -86,10 +86,7 @@ def load_calibration(name: str) -> Calibration:
     if not path.is_file():
         shipped = ", ".join(sorted(p.stem for p in CALIBRATION_DIR.glob("*.yaml")))
         raise ZooError(f"unknown calibration '{name}'; one of {shipped}, or the path of a calibration .yaml")
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ZooError(f"{path}: not readable YAML ({str(error).splitlines()[0]}); fix the file") from None
+    spec = read_spec(path, "calibration file")
     known = {"recipe", "n_entities", "max_steps", "seeds", "metrics", "description"}
     if not isinstance(spec, dict) or set(spec) - known or "recipe" not in spec:
         raise ZooError(f"{path}: a calibration file is a mapping with recipe, n_entities, max_steps and optionally "
@@ -98,10 +95,7 @@ def load_calibration(name: str) -> Calibration:
     if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
         raise ZooError(f"{path}: metrics must be a list of test metric names (test/cloze_acc...), not {metrics!r}; "
                        "fix the file")
-    recipe = PROJECT_ROOT / str(spec["recipe"])
-    if not recipe.is_file():
-        raise ZooError(f"{path}: recipe {spec['recipe']} not found; recipes live under configs/")
-    return Calibration(name=path.stem, source=path, recipe=recipe,
+    return Calibration(name=path.stem, source=path, recipe=recipe_path(path, "the grid's", spec["recipe"]),
                        n_entities=_ints(path, "n_entities", spec.get("n_entities"), low=4),
                        max_steps=_ints(path, "max_steps", spec.get("max_steps")),
                        seeds=_ints(path, "seeds", spec.get("seeds", [0]), low=0),

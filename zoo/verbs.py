@@ -66,6 +66,18 @@ def build(name: str, /, *, preset: Preset = "full", force: bool = False) -> int:
     return 0
 
 
+def _build_dependencies(recipes: list[Path]) -> None:
+    """Build the registry entries the recipes continue from, sample from or are taught by, as zoo build does."""
+    import yaml
+
+    from zoo.builder import build as build_entry
+    from zoo.registry import recipe_dependencies
+
+    for recipe in recipes:
+        for dependency in recipe_dependencies(yaml.safe_load(recipe.read_text(encoding="utf-8")), recipe.stem):
+            build_entry(dependency)
+
+
 def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bool = False, out: Path | None = None,
           trainer_args: list[str] | None = None) -> int:
     """Run a study: every arm at every seed (runs are cached), then its table, paired differences and figure.
@@ -85,14 +97,10 @@ def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bo
         trainer_args: LightningCLI overrides of every run, after a lone -- (a trainer max steps of 600, say; a
             variant of the study: give it its own --out).
     """
-    import yaml
-
     from benchmarks.studies.protocol import RESULTS_DIR, load_study, with_seeds
     from benchmarks.studies.report import write_study
     from benchmarks.studies.seeds import study_runs
-    from zoo.builder import build as build_entry
     from zoo.builder import fit_and_test
-    from zoo.registry import recipe_dependencies
 
     spec = load_study(name, allow_fewer_seeds=allow_fewer_seeds)
     if seeds is not None:
@@ -103,10 +111,7 @@ def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bo
     out = out or RESULTS_DIR / spec.name
     if out.exists() and not out.is_dir():
         raise ZooError(f"--out {out} is a file; pass a folder for the study's files")
-    # The arms continue from, sample from or are taught by registry entries: those are built first, as zoo build does.
-    for _, recipe, _ in spec.runs:
-        for dependency in recipe_dependencies(yaml.safe_load(recipe.read_text(encoding="utf-8")), recipe.stem):
-            build_entry(dependency)
+    _build_dependencies([recipe for _, recipe, _ in spec.runs])
     rows = study_runs(spec, fit=lambda args: fit_and_test(args)[1], overrides=trainer_args or [])
     command = " ".join(["zoo study", name, *(["--seeds", *map(str, seeds)] if seeds is not None else []),
                         *(["--allow-fewer-seeds"] if allow_fewer_seeds else []),
@@ -127,19 +132,14 @@ def calibrate(name: str, /, *, out: Path | None = None) -> int:
         name: A grid of benchmarks/studies/calibration (dapt-biomed...) or the path of a grid .yaml of your own.
         out: Folder of the grid's files (default: benchmarks/results/calibration/NAME).
     """
-    import yaml
-
     from benchmarks.calibration import RESULTS_DIR, calibration_runs, exposures, load_calibration, write_calibration
-    from zoo.builder import build as build_entry
     from zoo.builder import fit_and_test
-    from zoo.registry import recipe_dependencies
 
     grid = load_calibration(name)
     out = out or RESULTS_DIR / grid.name
     if out.exists() and not out.is_dir():
         raise ZooError(f"--out {out} is a file; pass a folder for the calibration's files")
-    for dependency in recipe_dependencies(yaml.safe_load(grid.recipe.read_text(encoding="utf-8")), grid.recipe.stem):
-        build_entry(dependency)
+    _build_dependencies([grid.recipe])
 
     def fit(args: list[str]) -> dict[str, float]:
         cli, metrics = fit_and_test(args)

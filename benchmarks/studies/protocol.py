@@ -141,9 +141,29 @@ def study_file(name: str) -> Path:
     return path
 
 
-def _recipe(path: Path, key: str, value: Any) -> Path:
+def read_spec(path: Path, what: str) -> Any:
+    """The parsed YAML of a spec file (a study, a calibration grid); unreadable text is one ``ZooError`` line.
+
+    Args:
+        path: The file.
+        what: What it is, for the fix the error names (``study file``).
+    """
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ZooError(f"{path}: not readable YAML ({str(error).splitlines()[0]}); fix the {what}") from None
+
+
+def recipe_path(path: Path, key: str, value: Any) -> Path:
+    """The recipe a spec file names under ``key`` (a path under the project root, or absolute), checked to exist.
+
+    Args:
+        path: The spec file, for the error.
+        key: What names the recipe (``arm 'dapt'``, ``base_from``).
+        value: The value in the file.
+    """
     if not isinstance(value, str):
-        raise ZooError(f"{path}: {key} must be a recipe path (configs/...yaml), not {value!r}; fix the study file")
+        raise ZooError(f"{path}: {key} must be a recipe path (configs/...yaml), not {value!r}; fix the file")
     recipe = Path(value) if Path(value).is_absolute() else PROJECT_ROOT / value
     if not recipe.is_file():
         raise ZooError(f"{path}: {key} recipe {value} not found; recipes live under configs/ (paths are read from "
@@ -189,10 +209,7 @@ def load_study(name: str, allow_fewer_seeds: bool = False) -> Study:
         allow_fewer_seeds: Accept fewer than ``MIN_SEEDS`` seeds even where the file does not.
     """
     path = study_file(name)
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ZooError(f"{path}: not readable YAML ({str(error).splitlines()[0]}); fix the study file") from None
+    spec = read_spec(path, "study file")
     if not isinstance(spec, dict):
         raise ZooError(f"{path}: a study file is a mapping of keys ({', '.join(REQUIRED)}...); fix the study file")
     known = [f.name for f in fields(Study) if f.name not in ("name", "source")]
@@ -209,7 +226,7 @@ def load_study(name: str, allow_fewer_seeds: bool = False) -> Study:
         raise ZooError(f"{path}: arms must map arm names to recipes (name: configs/...yaml); fix the study file")
     if BASE_ARM in spec["arms"]:
         raise ZooError(f"{path}: arm name '{BASE_ARM}' is the base_from arm's; name the arm after its recipe")
-    arms = {str(arm): _recipe(path, f"arm '{arm}'", recipe) for arm, recipe in spec["arms"].items()}
+    arms = {str(arm): recipe_path(path, f"arm '{arm}'", recipe) for arm, recipe in spec["arms"].items()}
     named = set(arms) | ({BASE_ARM} if spec.get("base_from") else set())
     baselines = _strings(path, "baselines", spec["baselines"])
     if not baselines:
@@ -239,5 +256,5 @@ def load_study(name: str, allow_fewer_seeds: bool = False) -> Study:
         paper=spec.get("paper", ""), contrasts=tuple((str(a), str(b)) for a, b in contrasts),
         seeds=_check_seeds(path, spec.get("seeds", list(STUDY_SEEDS)), allow_fewer), allow_fewer_seeds=allow_fewer,
         metrics=metrics, overrides=_strings(path, "overrides", spec.get("overrides", [])),
-        base_from=_recipe(path, "base_from", spec["base_from"]) if spec.get("base_from") else None,
+        base_from=recipe_path(path, "base_from", spec["base_from"]) if spec.get("base_from") else None,
     )

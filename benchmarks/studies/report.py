@@ -98,20 +98,23 @@ def arms_table(record: dict[str, Any]) -> list[str]:
         cells = [(f"{s['mean']:.3f} [{s['low']:.3f}, {s['high']:.3f}]" if (s := record["summary"][arm].get(m))
                   else "—") for m in metrics]
         n = max((s["n"] for s in record["summary"][arm].values()), default=0)
-        if n == 0 and (reason := blocked_reason(record, arm)):
+        if n == 0 and (reason := blocked_arms(record).get(arm)):
             cells = [f"blocked: {reason}"] + ["—"] * (len(metrics) - 1)
         lines.append(f"| {_label(record, arm)} | `{spec['recipe']}` | {n} | " + " | ".join(cells) + " |")
     return lines
 
 
-def blocked_reason(record: dict[str, Any], arm: str) -> str | None:
-    """Why ``arm``'s runs did not train (the first blocked run's one-line error), or None if none was blocked.
+def blocked_arms(record: dict[str, Any]) -> dict[str, str]:
+    """Arm -> why its runs did not train (its first blocked run's one-line error), for the arms with a blocked run.
 
     Args:
         record: A study's record.
-        arm: One of its arms.
     """
-    return next((row["blocked"] for row in record["runs"] if row["arm"] == arm and row.get("blocked")), None)
+    blocked: dict[str, str] = {}
+    for row in record["runs"]:
+        if row.get("blocked"):
+            blocked.setdefault(row["arm"], row["blocked"])
+    return blocked
 
 
 def differences_table(record: dict[str, Any], metric: str) -> list[str]:
@@ -185,7 +188,7 @@ def render_markdown(record: dict[str, Any], diagnosis: str | None) -> str:
         lines += ["", f"### {metric} {_arrow(metric)}{' (headline)' if metric == headline else ''}", "",
                   *differences_table(record, metric)]
     failing = [c for c in record["comparisons"] if c["metric"] == headline and c["verdict"] != SHOWN]
-    blocked = {arm: reason for spec in record["arms"] if (reason := blocked_reason(record, (arm := spec["arm"])))}
+    blocked = blocked_arms(record)
     untested = [(better, worse) for better, worse in _claims(record) if {better, worse} & set(blocked)]
     lines += ["", "## Diagnosis", ""]
     if untested:
