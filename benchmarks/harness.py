@@ -95,6 +95,7 @@ class LoadedModel:
         """The zoo LightningModule: the card's class, or for a plain HF folder the module of its architecture."""
         if self._module is None:
             self._module = load_folder(self.folder, self.card)  # verified when it was resolved
+            self._module.zoo_name = self.reference
         return self._module
 
     @cached_property

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import TINY, tiny_for
+from tests.conftest import TINY, is_encoder_recipe, tiny_for
 from zoo.paths import PROJECT_ROOT
 
-RECIPES = sorted(p for p in (PROJECT_ROOT / "configs").rglob("*.yaml") if p.parent.name != "trainer")
+#: Every recipe: the configs besides the trainer presets and the data that recipes include (configs/data).
+RECIPES = sorted(p for p in (PROJECT_ROOT / "configs").rglob("*.yaml") if p.parent.name not in ("trainer", "data"))
 BASE_RECIPE = PROJECT_ROOT / "configs" / "base_lm" / "base-lm-tiny.yaml"
 TRAINER_CONFIGS = sorted((PROJECT_ROOT / "configs" / "trainer").glob("*.yaml"))
 
@@ -31,7 +32,7 @@ def base_substitutes(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
     prior, a sampling generator, an instruction synthesizer) at tiny test models, so tests need no full build."""
     text = recipe.read_text()
     substitutes = []
-    if "init_from:" in text:
+    if "init_from:" in text and not is_encoder_recipe(text):  # encoders continue the offline MiniLM itself
         substitutes += ["--model.init_args.init_from", f"local-dir:{base}"]
     if "prior:" in text:
         substitutes += ["--data.init_args.transform.init_args.prior", f"local-dir:{base}"]
@@ -49,7 +50,7 @@ def base_substitutes(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
 def tiny_overrides(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
     """TINY (for the recipe's DataModule) plus the base substitutes; a continued model takes its net from the base."""
     tiny = tiny_for(recipe.read_text())
-    if "init_from:" in recipe.read_text():
+    if "init_from:" in recipe.read_text() and not is_encoder_recipe(recipe.read_text()):
         net = tiny.index("--model.init_args.net")
         tiny = [*tiny[:net], *tiny[net + 2:]]
     return [*tiny, *base_substitutes(recipe, base, synthesizer)]
