@@ -76,12 +76,15 @@ class DiffusionPLM(MaskedLMEncoder):
         self.schedule.check(list(score_timesteps), "score_timesteps")
         self.mahalanobis_mix = mahalanobis_mix
 
-    def denoise(self, batch: dict[str, torch.Tensor], t: torch.Tensor, noise) -> tuple[torch.Tensor, Any]:
-        """One forward from x_t: x0 and the transformers output (logits of the LM head on h, hidden states)."""
+    def denoise(self, batch: dict[str, torch.Tensor], t: torch.Tensor, noise, head: bool = True
+                ) -> tuple[torch.Tensor, Any]:
+        """One forward from x_t: x0 and the transformers output (hidden states, and with ``head`` the logits of
+        the LM head on h; without it the LM head, the costliest part on a 30k vocabulary, is skipped)."""
         captured: dict[str, torch.Tensor] = {}
+        net = self.net if head else self.net.base_model
         with noised_embeddings(self.net, self.schedule, t, noise, captured):
-            output = self.net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                              output_hidden_states=True)
+            output = net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                         output_hidden_states=True)
         return captured["x0"], output
 
     def loss_terms(self, batch: dict[str, torch.Tensor], t: torch.Tensor, noise) -> dict[str, torch.Tensor]:
@@ -105,24 +108,26 @@ class DiffusionPLM(MaskedLMEncoder):
             self.log_dict({f"train/{name}": value for name, value in terms.items()})
         return sum(terms.values())
 
-    def _scoring_pass(self, batch: dict[str, torch.Tensor]) -> tuple[list[int], torch.Tensor, torch.Tensor]:
-        """Every score timestep in one forward over the batch repeated per t: (timesteps, CE (K, B), features (K, B, D))."""
+    def _noised(self, batch: dict[str, torch.Tensor], head: bool) -> tuple[list[int], dict[str, torch.Tensor], Any]:
+        """Every score timestep in one forward over the batch repeated per t, with the scoring noise:
+        (timesteps, the repeated batch, the transformers output)."""
         timesteps = list(self.hparams.score_timesteps)
         repeated = {key: batch[key].repeat(len(timesteps), 1) for key in ("input_ids", "attention_mask")}
         t = torch.tensor(timesteps, device=batch["input_ids"].device).repeat_interleave(len(batch["input_ids"]))
         seed = self.hparams.score_seed
         _, output = self.denoise(repeated, t, lambda x0: example_noise(
-            repeated["input_ids"], repeated["attention_mask"], x0.size(-1), seed).to(x0.dtype))
-        targets = repeated["input_ids"].masked_fill(repeated["attention_mask"] == 0, IGNORE_INDEX)
-        losses = token_losses(output.logits, targets).view(len(timesteps), -1)
-        features = pool(output.hidden_states[-2], repeated["attention_mask"], "mean")
-        return timesteps, losses, features.view(len(timesteps), len(batch["input_ids"]), -1)
+            repeated["input_ids"], repeated["attention_mask"], x0.size(-1), seed).to(x0.dtype), head=head)
+        return timesteps, repeated, output
 
     def score_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The reconstruction loss of each example at each score timestep: ``{"reconstruction_t600": (B,)}``."""
-        timesteps, losses, _ = self._scoring_pass(batch)
+        timesteps, repeated, output = self._noised(batch, head=True)
+        targets = repeated["input_ids"].masked_fill(repeated["attention_mask"] == 0, IGNORE_INDEX)
+        losses = token_losses(output.logits, targets).view(len(timesteps), -1)
         return {f"reconstruction_t{t}": losses[k] for k, t in enumerate(timesteps)}
 
     def features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean-pooled penultimate-layer states ``(B, D)`` at the first score timestep (as upstream's Mahalanobis)."""
-        return self._scoring_pass(batch)[2][0]
+        timesteps, repeated, output = self._noised(batch, head=False)
+        pooled = pool(output.hidden_states[-2], repeated["attention_mask"], "mean")
+        return pooled.view(len(timesteps), len(batch["input_ids"]), -1)[0]

@@ -202,8 +202,8 @@ class MaskedLMEncoder(OODScoring, ZooModule):
 
     def features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean-pooled penultimate-layer states ``(B, D)`` of the unmasked input (what Mahalanobis reads)."""
-        output = self.net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                          output_hidden_states=True)
+        output = self.net.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                     output_hidden_states=True)  # the encoder alone: no head is needed
         return pool(output.hidden_states[-2], batch["attention_mask"], "mean")
 
     # ------------------------------------------------------------------ artifact
