@@ -197,3 +197,32 @@ def test_bad_settings_are_one_line_errors():
         DiffusionPLM(net="bert-test", tokenizer=minilm_folder(), beta_start=0.1, beta_end=0.01)
     with pytest.raises(ZooError, match="num_labels=1 must be an integer >= 2"):
         SequenceClassifier(net="bert-test", tokenizer=minilm_folder(), num_labels=1)
+
+
+def test_an_upstream_release_loads_as_its_entry_says(tmp_path, monkeypatch):
+    """A plain transformers folder of a registry entry with ``loads_as`` (the upstream diffusion checkpoints) loads as
+    that module with those settings; without the entry it loads as its architecture's module."""
+    from zoo import checkpoint
+    from zoo.registry import Entry
+
+    torch.manual_seed(0)
+    MaskedLMEncoder(net="bert-test", tokenizer=minilm_folder()).net.save_pretrained(tmp_path)
+    MaskedLMEncoder(net="bert-test", tokenizer=minilm_folder()).tokenizer.save_pretrained(tmp_path)
+    upstream = Entry(name="upstream-sst2", kind="encoder", system="diffusion_plm", description="test",
+                     source="hf-hub:someone/diffusion", loads_as={"class": "DiffusionPLM",
+                                                                   "init_args": {"score_timesteps": [700]}})
+    monkeypatch.setattr(checkpoint, "entries", lambda: {"upstream-sst2": upstream})
+    loaded = checkpoint.load_folder(tmp_path, None, "upstream-sst2")
+    assert type(loaded) is DiffusionPLM and list(loaded.hparams.score_timesteps) == [700]
+    assert list(loaded.score_batch(batch_of(loaded, TEXTS))) == ["reconstruction_t700"]
+    assert type(checkpoint.load_folder(tmp_path, None, None)) is MaskedLMEncoder
+
+
+def test_the_shipped_upstream_entries_load_as_diffusion_plms():
+    from zoo.registry import entries
+
+    upstream = {name: entry for name, entry in entries().items() if name.startswith("diffusion-robustness-")}
+    assert set(upstream) == {f"diffusion-robustness-{s}" for s in ("sst2", "20ng", "trec", "imdb")}
+    for entry in upstream.values():
+        assert entry.source.startswith("hf-hub:Maybe1407/diffusion_robustness_")
+        assert entry.loads_as["class"] == "DiffusionPLM" and entry.loads_as["init_args"]["score_timesteps"][0] in (600, 700)

@@ -4,8 +4,9 @@ A module that scores OOD-ness implements ``score_batch`` (named per-example scor
 out-of-distribution: a reconstruction loss, one minus the maximum softmax probability) and
 ``features`` (the mean-pooled penultimate-layer states a Mahalanobis detector reads). With a
 ``TextClassificationDataModule`` its test stage scores the in-distribution test set and every OOD set
-and logs, per OOD set, AUROC and FPR at 95 % TPR (OOD is the positive class, as upstream) and each
-set's mean score; its predict stage returns every example's scores.
+and logs, per OOD set, AUROC and FPR at 95 % TPR (OOD is the positive class, as upstream), each set's
+mean score, and how much higher the set's mean own score is than the in-distribution set's
+(``test/score_gap/<set>``); its predict stage returns every example's scores.
 """
 
 from __future__ import annotations
@@ -124,7 +125,12 @@ class OODScoring:
         for set_name, by_score in scores.items():
             for score_name, values in by_score.items():
                 self.log(f"test/{score_name}/{set_name}", values.mean().item(), add_dataloader_idx=False)
+        own = next(iter(scores[in_name]))
         for set_name in names[1:]:
+            # How much higher the module's own score is on this set than in distribution (a reconstruction loss:
+            # how much worse it rebuilds OOD text).
+            gap = scores[set_name][own].mean() - scores[in_name][own].mean()
+            self.log(f"test/score_gap/{set_name}", gap.item(), add_dataloader_idx=False)
             for position, score_name in enumerate(scores[in_name]):
                 metrics = ood_metrics(scores[in_name][score_name], scores[set_name][score_name])
                 # The first score is the module's own: its metrics carry plain names (test/auroc/wmt16).
