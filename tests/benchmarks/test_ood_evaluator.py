@@ -92,3 +92,13 @@ def test_an_empty_or_missing_ood_file_is_an_error_row_naming_it(folder, sets, tm
         rows = evaluate(f"local-dir:{path}", suite_file(sets, tmp_path, ood), use_cache=False)
         errors = {row["task"]: row["error"] for row in rows if row.get("error")}
         assert set(errors) == {"ood", "ood_mahalanobis"} and all(problem in error for error in errors.values())
+
+
+def test_the_tinyworld_suite_runs_offline(folder):
+    path, _ = folder
+    rows = evaluate(f"local-dir:{path}", "tinyworld-ood", limit=24, use_cache=False)
+    assert not [row for row in rows if row.get("error")]
+    assert {(row["task"], row["metric"]) for row in rows} == {
+        (task, f"{metric}_{name}") for task in ("ood", "ood_mahalanobis") for metric in ("auroc", "fpr95")
+        for name in ("finance", "law", "general")}
+    assert all(0.0 <= row["value"] <= 1.0 for row in rows)

@@ -164,10 +164,16 @@ class MaskedLMEncoder(OODScoring, ZooModule):
         try:
             # A headless encoder (MiniLM is a BertModel) gets a new head: its initialisation is seeded, so the
             # same folder always loads the same model (an LM head's decoder is tied to the word embeddings).
-            with torch.random.fork_rng():
-                torch.manual_seed(0)
-                net = getattr(transformers, self.auto_model).from_pretrained(folder, trust_remote_code=False,
-                                                                            **self.head_config())
+            # transformers reports the new head's weights as missing: expected here (see the comment above).
+            verbosity = transformers.logging.get_verbosity()
+            transformers.logging.set_verbosity_error()
+            try:
+                with torch.random.fork_rng():
+                    torch.manual_seed(0)
+                    net = getattr(transformers, self.auto_model).from_pretrained(folder, trust_remote_code=False,
+                                                                                **self.head_config())
+            finally:
+                transformers.logging.set_verbosity(verbosity)
         except load_errors() as error:
             raise ZooError(f"{folder}: cannot load as {self.auto_model} ({str(error).splitlines()[0][:160]}); "
                            "check config.json and the weights, or re-export the folder") from None
