@@ -29,9 +29,9 @@ def load_model(reference: str, timesteps: tuple[int, ...]):
     from zoo.modules import DiffusionPLM
 
     try:
-        import zoo
+        from zoo.checkpoint import load
 
-        module = zoo.load(reference)
+        module = load(reference)
         module.hparams.score_timesteps = list(timesteps)
         return module.eval(), reference
     except ZooError:
