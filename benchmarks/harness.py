@@ -94,7 +94,8 @@ class LoadedModel:
     def module(self):
         """The zoo LightningModule: the card's class, or for a plain HF folder the module of its architecture."""
         if self._module is None:
-            self._module = load_folder(self.folder, self.card)  # verified when it was resolved
+            self._module = load_folder(self.folder, self.card, self.reference)  # verified when it was resolved
+            self._module.zoo_name = self.reference
         return self._module
 
     @cached_property
@@ -102,7 +103,7 @@ class LoadedModel:
         """The model kind: that of the module class the folder loads as (the card's class, or for a
         plain HF folder the class of its architecture), read without loading any weights."""
         if self.card is None:
-            return plain_folder_class(self.folder).kind
+            return plain_folder_class(self.folder, self.reference)[0].kind
         return module_class(self.card.get("class_path"), self.folder / CARD_FILE).kind
 
     def lm(self, batch_size: int):

@@ -97,7 +97,8 @@ def load_tokenizer(spec: str):
 
     Args:
         spec: ``tinyworld`` (the shared zoo tokenizer), a folder or ``tokenizer.json`` file,
-            or ``hf-hub:org/name`` (needs the hub).
+            a zoo model's name (its folder's tokenizer, e.g. ``minilm-l6-v2``) or ``hf-hub:org/name``
+            (needs the hub).
     """
     if spec == "tinyworld":
         return tinyworld_tokenizer()
@@ -108,6 +109,10 @@ def load_tokenizer(spec: str):
             raise ZooError(f"cannot load tokenizer {spec}: {str(error).splitlines()[0]} "
                            "(offline? download it and pass its folder instead)") from None
     path = Path(spec.removeprefix("local-dir:")).expanduser()
+    if not path.exists() and not spec.startswith("local-dir:") and "/" not in spec:
+        from zoo.resolve import resolve  # a zoo model's name (minilm-l6-v2): its folder's tokenizer
+
+        path = resolve(spec)
     if path.is_file() and path.name.endswith(".json"):
         return wrap_fast_tokenizer(path.read_text(encoding="utf-8"))
     if (path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file():

@@ -84,9 +84,21 @@ def tiny_folder(tmp_path_factory, zoo_home):
     return export_checkpoint(root / "checkpoints" / "last.ckpt", root / "folder")
 
 
-#: TINY for recipes on ``SynthesizerDataModule`` (examples are padded per batch: a window, not blocks).
+#: TINY for the encoder recipes (the offline MiniLM on sentence sets): short texts, small batches, a few steps.
+ENCODER_TINY = ["--data.init_args.batch_size", "4", "--data.init_args.max_length", "32",
+                *TINY[TINY.index("--trainer.max_steps"):]]
+
+
+def is_encoder_recipe(recipe_text: str) -> bool:
+    """Whether a recipe trains an encoder-kind module (on a ``TextClassificationDataModule``)."""
+    return any(f"zoo.modules.{name}" in recipe_text for name in ("DiffusionPLM", "MaskedLMEncoder", "SequenceClassifier"))
+
+
 def tiny_for(recipe_text: str) -> list[str]:
-    """TINY, adapted to the recipe's DataModule."""
+    """TINY, adapted to the recipe's DataModule (``SynthesizerDataModule`` pads examples per batch: a window,
+    not blocks)."""
+    if is_encoder_recipe(recipe_text):
+        return list(ENCODER_TINY)
     if "SynthesizerDataModule" not in recipe_text:
         return list(TINY)
     at = TINY.index("--data.init_args.block_size")

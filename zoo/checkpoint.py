@@ -243,16 +243,21 @@ def contamination_section(report: dict[str, Any] | None) -> list[str]:
 
 
 # ---------------------------------------------------------------------- load
-def plain_folder_class(folder: Path):
-    """The module class of a folder without a zoo card, from what its ``config.json`` says it is."""
+def plain_folder_class(folder: Path, reference: str | None = None):
+    """The module class of a folder without a zoo card, and its init arguments: those the registry entry named
+    ``reference`` gives its release (``loads_as``), else the module of what the folder's ``config.json`` says it is."""
     from zoo.modules import module_for_architectures
 
+    entry = entries().get(reference) if reference else None
+    if entry is not None and entry.loads_as:
+        return module_class(f"zoo.modules.{entry.loads_as['class']}", f"registry entry {entry.name}"), \
+            dict(entry.loads_as.get("init_args") or {})
     try:
         config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         raise ZooError(f"{folder}: neither a zoo folder (no {CARD_FILE}) nor a transformers folder (no readable "
                        "config.json); pass a folder written by `zoo export` or a Hugging Face model folder") from None
-    return module_for_architectures(config.get("architectures") or [], folder)
+    return module_for_architectures(config.get("architectures") or [], folder), {}
 
 
 def load(reference: str, preset: str | None = None):
@@ -267,11 +272,13 @@ def load(reference: str, preset: str | None = None):
     card = read_card(folder)
     if card is not None:
         verify_folder(folder, card)
-    return load_folder(folder, card)
+    return load_folder(folder, card, reference)
 
 
-def load_folder(folder: Path, card: dict[str, Any] | None):
-    """The module of a folder whose files are already verified against ``card`` (None: a plain HF folder)."""
+def load_folder(folder: Path, card: dict[str, Any] | None, reference: str | None = None):
+    """The module of a folder whose files are already verified against ``card`` (None: a plain HF folder, loaded
+    as the registry entry ``reference`` says, or as its architecture's module)."""
     if card is None:
-        return plain_folder_class(folder).from_folder(folder, None)
+        cls, init_args = plain_folder_class(folder, reference)
+        return cls.from_folder(folder, {"hparams": init_args} if init_args else None)
     return module_class(card.get("class_path"), folder / CARD_FILE).from_folder(folder, card)

@@ -49,6 +49,9 @@ class Entry:
         tags: Free-form labels for filtering.
         study: The study whose figure plots the entry (``collapse``).
         study_x: Where the entry sits on that figure's x axis (the collapse study: synthetic share).
+        loads_as: For an upstream release (a plain transformers folder): the zoo module it loads as and that
+            module's init arguments, e.g. ``{"class": "DiffusionPLM", "init_args": {"score_timesteps": [600]}}``
+            (without it, a plain folder loads as the module of its architecture).
     """
 
     name: str
@@ -63,6 +66,7 @@ class Entry:
     tags: tuple[str, ...] = field(default_factory=tuple)
     study: str | None = None
     study_x: float | None = None
+    loads_as: dict | None = None
 
     @property
     def recipe_path(self) -> Path:
@@ -114,6 +118,10 @@ def _check(entry: Entry, path: Path) -> None:
             raise ZooError(f"{path}: recipe {entry.recipe!r} not found; point it at a config under configs/")
     elif not entry.source.startswith(SOURCE_PREFIXES):
         raise ZooError(f"{path}: source {entry.source!r} is not 'recipe' or one of {', '.join(SOURCE_PREFIXES)}...")
+    if entry.loads_as is not None and (entry.source == "recipe" or not isinstance(entry.loads_as, dict)
+                                       or set(entry.loads_as) - {"class", "init_args"} or "class" not in entry.loads_as):
+        raise ZooError(f"{path}: loads_as is for upstream releases, a mapping with 'class' (a zoo.modules class) and "
+                       "optionally 'init_args'")
 
 
 @lru_cache(maxsize=1)

@@ -54,6 +54,7 @@ class Evaluator(Protocol):
 EVALUATOR_ENTRIES: dict[str, str] = {
     "ngram_shift": "benchmarks.evaluators.ngram_shift:ngram_shift",
     "synthesis_quality": "benchmarks.evaluators.synthesis_quality:synthesis_quality",
+    "ood": "benchmarks.evaluators.ood:ood",
 }
 
 #: Every registered evaluator: name -> evaluator, or its ``"module:object"`` entry until first use.

@@ -26,7 +26,7 @@ from benchmarks.stats import Interval, mcnemar_exact
 #: The coverage of every interval of a study.
 CONFIDENCE = 0.95
 #: Metrics where lower is better, by how their name ends (``test/ppl``, ``train/loss``, ``word_perplexity``).
-LOWER_IS_BETTER = ("ppl", "loss", "perplexity", "bits_per_byte")
+LOWER_IS_BETTER = ("ppl", "loss", "perplexity", "bits_per_byte", "fpr", "reconstruction")
 #: How a claimed direction fares: its interval lies on the claimed side of 0, contains 0, or lies on the other side.
 SHOWN, NOT_SHOWN, OPPOSITE = "shown", "not shown", "opposite"
 
@@ -35,9 +35,10 @@ def higher_is_better(metric: str) -> bool:
     """Whether a larger value of ``metric`` is better (accuracies) rather than worse (perplexities, losses).
 
     Args:
-        metric: The metric's name, e.g. ``test/question_acc``.
+        metric: The metric's name, e.g. ``test/question_acc``; a part of its path may name it
+            (``test/fpr95/wmt16``: an error rate on the wmt16 set).
     """
-    return not metric.endswith(LOWER_IS_BETTER)
+    return not any(part.startswith(LOWER_IS_BETTER) or part.endswith(LOWER_IS_BETTER) for part in metric.split("/"))
 
 
 def _checked(values: Sequence[float]) -> np.ndarray:

@@ -132,7 +132,7 @@ def test_pin_rewrites_only_the_file_it_is_given(suite_copy, own_suite):
      "unknown lm-eval task 'zoo_tinyworld_general_clozee': no YAML under benchmarks/tasks defines it "
      "(did you mean zoo_tinyworld_general_cloze"),
     ({"task": "drift", "metrics": ["js"], "evaluator": "ngram_shfit"},
-     "unknown evaluator 'ngram_shfit'; registered: ngram_shift, synthesis_quality"),
+     "unknown evaluator 'ngram_shfit'; registered: ngram_shift, ood, synthesis_quality"),
 ], ids=["task", "evaluator"])
 @pytest.mark.parametrize("where", ["shipped", "own"])
 def test_pin_of_a_suite_with_an_unknown_task_is_one_line(suite_copy, own_suite, run_zoo, task, message, where):

@@ -34,7 +34,7 @@ def test_shipped_entries_name_their_evaluators(registry):
     for name, entry in EVALUATOR_ENTRIES.items():
         found = get_evaluator(name)
         assert entry == f"{found.__module__}:{found.__name__}"
-        assert found.version.isdigit() and found.kinds == ("causal-lm",)
+        assert found.version.isdigit() and found.kinds == {"ood": ("encoder",)}.get(name, ("causal-lm",))
         assert evaluator_source(name).name == f"{name}.py"
 
 
@@ -98,7 +98,7 @@ def test_an_object_without_the_interface_is_refused(registry, candidate, problem
 
 
 def test_an_unknown_name_lists_the_registered_ones(registry):
-    with pytest.raises(ZooError, match="unknown evaluator 'nope'; registered: ngram_shift, synthesis_quality"):
+    with pytest.raises(ZooError, match="unknown evaluator 'nope'; registered: ngram_shift, ood, synthesis_quality"):
         get_evaluator("nope")
     with pytest.raises(ZooError, match="unknown evaluator 'nope'"):
         evaluator_source("nope")  # a suite naming it is refused when its hash is taken

@@ -140,6 +140,8 @@ def test_a_comparison_pairs_by_seed_and_names_its_verdict():
     assert paired.compare(first, second, higher=False).verdict == paired.OPPOSITE, "lower is better: the other way"
     assert paired.compare({0: 1.0, 1: 2.0, 2: 3.0}, {0: 2.0, 1: 1.0, 2: 3.0}).verdict == paired.NOT_SHOWN
     assert paired.higher_is_better("test/question_acc") and not paired.higher_is_better("test/ppl")
+    assert not paired.higher_is_better("test/fpr95/wmt16") and not paired.higher_is_better("test/reconstruction_t600/sst2")
+    assert paired.higher_is_better("test/auroc/wmt16") and paired.higher_is_better("test/score_gap/wmt16")
 
 
 # ---------------------------------------------------------------------- runs: fixed split, seeded, cached

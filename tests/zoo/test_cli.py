@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import TINY, tiny_for
+from tests.conftest import TINY, is_encoder_recipe, tiny_for
 from zoo.paths import PROJECT_ROOT
 
-RECIPES = sorted(p for p in (PROJECT_ROOT / "configs").rglob("*.yaml") if p.parent.name != "trainer")
+#: Every recipe: the configs besides the trainer presets and the data that recipes include (configs/data).
+RECIPES = sorted(p for p in (PROJECT_ROOT / "configs").rglob("*.yaml") if p.parent.name not in ("trainer", "data"))
 BASE_RECIPE = PROJECT_ROOT / "configs" / "base_lm" / "base-lm-tiny.yaml"
+DIFFUSION_RECIPE = PROJECT_ROOT / "configs" / "diffusion_plm" / "diffusion-plm-minilm-sst2.yaml"
 TRAINER_CONFIGS = sorted((PROJECT_ROOT / "configs" / "trainer").glob("*.yaml"))
 
 
@@ -31,7 +33,7 @@ def base_substitutes(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
     prior, a sampling generator, an instruction synthesizer) at tiny test models, so tests need no full build."""
     text = recipe.read_text()
     substitutes = []
-    if "init_from:" in text:
+    if "init_from:" in text and not is_encoder_recipe(text):  # encoders continue the offline MiniLM itself
         substitutes += ["--model.init_args.init_from", f"local-dir:{base}"]
     if "prior:" in text:
         substitutes += ["--data.init_args.transform.init_args.prior", f"local-dir:{base}"]
@@ -49,7 +51,7 @@ def base_substitutes(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
 def tiny_overrides(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
     """TINY (for the recipe's DataModule) plus the base substitutes; a continued model takes its net from the base."""
     tiny = tiny_for(recipe.read_text())
-    if "init_from:" in recipe.read_text():
+    if "init_from:" in recipe.read_text() and not is_encoder_recipe(recipe.read_text()):
         net = tiny.index("--model.init_args.net")
         tiny = [*tiny[:net], *tiny[net + 2:]]
     return [*tiny, *base_substitutes(recipe, base, synthesizer)]
@@ -310,6 +312,13 @@ def bad_files(tmp_path):
      "data file not found: /nonexistent/corpus.jsonl"),
     ("empty corpus", ["fit", "-c", str(BASE_RECIPE), "--data.init_args.source", "{empty}"], "corpus is empty"),
     ("non-UTF-8 text", ["fit", "-c", str(BASE_RECIPE), "--data.init_args.source", "{latin1}"], "not UTF-8"),
+    ("missing OOD file", ["fit", "-c", str(DIFFUSION_RECIPE), "--data.init_args.ood",
+                          '[{"name": "news", "source": "/nonexistent/news.txt"}]'],
+     "set news: file not found: /nonexistent/news.txt; check the path"),
+    ("empty OOD file", ["fit", "-c", str(DIFFUSION_RECIPE), "--data.init_args.ood",
+                        '[{"name": "blank", "source": "{empty}"}]'], "set blank"),
+    ("OOD timestep past T", ["fit", "-c", str(DIFFUSION_RECIPE), "--model.init_args.score_timesteps", "[1000]"],
+     "score_timesteps=1000 must be an integer in [0, 1000)"),
     ("unknown model", ["build", "base-lm-tny"], "did you mean base-lm-tiny"),
     ("unknown preset", ["build", "base-lm-tiny", "--preset", "bogus"],
      "--preset=bogus: expected one of 'full', 'smoke'; see `zoo build --help`"),
@@ -339,7 +348,8 @@ def bad_files(tmp_path):
      "argument --keyword-corpora: expected 2 arguments"),
 ])
 def test_bad_input_is_one_line_and_exit_2(case, args, expected, bad_files, run_zoo, tmp_path):
-    args = [a.format(**bad_files) if a.startswith("{") else a for a in args]
+    args = [a.format(**bad_files) if a.startswith("{") else a.replace('"{empty}"', f'"{bad_files["empty"]}"')
+            for a in args]
     code, _, err = run_zoo(*args, "--trainer.default_root_dir", tmp_path) if args[:1] == ["fit"] else run_zoo(*args)
     assert code == 2, err
     assert expected in error_line(err)

@@ -1,7 +1,8 @@
 """One LightningModule per system, each a ``ZooModule``; one base module per model kind.
 
 Kind bases: ``CausalLM`` (causal-lm), ``MaskedLMEncoder`` (encoder), ``BiEncoder``
-(bi-encoder), ``VisionLM`` (vision-lm). The systems extend them.
+(bi-encoder), ``VisionLM`` (vision-lm). The systems extend them (``DiffusionPLM`` and the
+``SequenceClassifier`` baseline extend the encoder).
 """
 
 from pathlib import Path
@@ -10,6 +11,8 @@ from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
 from zoo.modules.bi_encoder import BiEncoder
 from zoo.modules.causal_lm import CausalLM
+from zoo.modules.classifier import SequenceClassifier
+from zoo.modules.diffusion_plm import DiffusionPLM
 from zoo.modules.domain_rc_lm import DomainRCLM
 from zoo.modules.encoder import MaskedLMEncoder
 from zoo.modules.instruction_pretrained_lm import InstructionPretrainedLM
@@ -21,7 +24,8 @@ from zoo.registry import KINDS
 
 #: transformers architecture suffix -> the module a plain folder (no zoo card) loads as.
 PLAIN_FOLDER_MODULES: dict[str, type[ZooModule]] = {
-    "ForCausalLM": CausalLM, "LMHeadModel": CausalLM, "ForMaskedLM": MaskedLMEncoder, "Model": MaskedLMEncoder,
+    "ForCausalLM": CausalLM, "LMHeadModel": CausalLM, "ForMaskedLM": MaskedLMEncoder,
+    "ForSequenceClassification": SequenceClassifier, "Model": MaskedLMEncoder,
 }
 
 
@@ -35,6 +39,6 @@ def module_for_architectures(architectures: list[str], folder: Path | str) -> ty
                    f"({', '.join(KINDS)}); pass a causal LM (…ForCausalLM) or an encoder (…ForMaskedLM, …Model)")
 
 
-__all__ = ["BiEncoder", "CausalLM", "DomainRCLM", "InstructionPretrainedLM", "InstructionSynthesizer",
-           "LMSampler", "MaskedLMEncoder", "TokenEditSynthesizer", "TokenEditedLM", "VisionLM", "ZooModule",
+__all__ = ["BiEncoder", "CausalLM", "DiffusionPLM", "DomainRCLM", "InstructionPretrainedLM", "InstructionSynthesizer",
+           "LMSampler", "MaskedLMEncoder", "SequenceClassifier", "TokenEditSynthesizer", "TokenEditedLM", "VisionLM", "ZooModule",
            "module_for_architectures"]

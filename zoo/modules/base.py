@@ -51,6 +51,8 @@ class ZooModule(L.LightningModule):
         super().__init__()
         #: The resolved recipe, set by the CLI so checkpoints and cards carry what produced them.
         self.zoo_recipe: str | None = None
+        #: The name or reference the harness loaded it by (names the figures an evaluator draws).
+        self.zoo_name: str | None = None
 
     # ------------------------------------------------------------------ steps
     def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

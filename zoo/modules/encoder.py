@@ -4,22 +4,29 @@ The encoder kind's module: the vanilla PLM that the diffusion PLM is compared wi
 the diffusion PLM extends. Training masks 15 % of the real tokens (of those: 80 % ``[MASK]``,
 10 % a random token, 10 % unchanged, as BERT) and minimises the cross-entropy on them. Its folder
 is a transformers masked-LM folder: it opens in ``AutoModelForMaskedLM``.
+
+As an OOD detector (the diffusion PLM's "without diffusion" baseline) it scores an example by its
+MLM reconstruction loss: the cross-entropy on 15 % of its tokens replaced by ``[MASK]``, the tokens
+drawn from the example's own content and ``score_seed``, so a score never depends on its batch.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+import transformers
 from tokenizers import Tokenizer
-from transformers import AutoModelForMaskedLM, AutoTokenizer, PreTrainedTokenizerFast
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from datamodules.base import IGNORE_INDEX
 from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
-from zoo.nets import build_masked_lm, config_from_dict, encoder_config
+from zoo.modules.ood import OODScoring
+from zoo.nets import build_headed_encoder, config_from_dict, encoder_config, pool
+from zoo.nets.diffusion import example_generator
 from zoo.resolve import check_vocabulary, load_errors, verified_folder
 
 
@@ -76,7 +83,36 @@ def mask_tokens(input_ids: torch.Tensor, special: torch.Tensor, tokenizer, proba
     return corrupted, targets
 
 
-class MaskedLMEncoder(ZooModule):
+def special_positions(input_ids: torch.Tensor, attention_mask: torch.Tensor, tokenizer) -> torch.Tensor:
+    """``(B, T)`` True at padding and at the tokenizer's special tokens."""
+    special = attention_mask == 0
+    for token_id in tokenizer.all_special_ids:
+        special |= input_ids == token_id
+    return special
+
+
+def example_masks(input_ids: torch.Tensor, special: torch.Tensor, probability: float, seed: int) -> torch.Tensor:
+    """``(B, T)`` True at ``probability`` of each example's real tokens (at least one), chosen by a generator
+    seeded from the example's own tokens: the same positions in any batch, order or padding."""
+    chosen = torch.zeros_like(special)
+    for row in range(len(input_ids)):
+        candidates = torch.nonzero(~special[row]).flatten()
+        if len(candidates) == 0:
+            continue
+        count = max(1, round(probability * len(candidates)))
+        order = torch.randperm(len(candidates), generator=example_generator(input_ids[row][~special[row]], seed))
+        chosen[row, candidates[order[:count]].to(chosen.device)] = True
+    return chosen
+
+
+def token_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy per example ``(B,)`` over its targets (``IGNORE_INDEX`` skipped)."""
+    losses = F.cross_entropy(logits.transpose(1, 2).float(), targets, ignore_index=IGNORE_INDEX, reduction="none")
+    counted = (targets != IGNORE_INDEX).sum(1).clamp(min=1)
+    return losses.sum(1) / counted
+
+
+class MaskedLMEncoder(OODScoring, ZooModule):
     """A masked-LM encoder trained from scratch or continued from a pretrained one.
 
     Args:
@@ -84,7 +120,8 @@ class MaskedLMEncoder(ZooModule):
         net_overrides: ``BertConfig`` fields that change the preset.
         init_from: Continue from these weights and tokenizer (``local-dir:`` a transformers folder, ``hf-hub:``).
         tokenizer: The tokenizer of a net built from a preset (a folder or ``hf-hub:``); needs a mask token.
-        mask_probability: Share of real tokens masked per sequence.
+        mask_probability: Share of real tokens masked per sequence (training and the reconstruction score).
+        score_seed: Seed of the positions the reconstruction score masks.
         learning_rate: Peak AdamW learning rate.
         weight_decay: AdamW weight decay on matrices.
         warmup_steps: Linear warm-up steps before the cosine decay.
@@ -94,12 +131,14 @@ class MaskedLMEncoder(ZooModule):
 
     kind = "encoder"
     pipeline_tag = "fill-mask"
+    #: The transformers auto class the folder opens in (a subclass with another head names its own).
+    auto_model: ClassVar[str] = "AutoModelForMaskedLM"
     # Both only say where to start; an export carries its own weights and tokenizer.
     training_only_hparams = ("init_from", "tokenizer")
 
     def __init__(self, net: str = "minilm-l6", net_overrides: dict[str, Any] | None = None,
                  init_from: str | None = None, tokenizer: str | None = None, mask_probability: float = 0.15,
-                 learning_rate: float = 5e-4, weight_decay: float = 0.01, warmup_steps: int = 50,
+                 score_seed: int = 0, learning_rate: float = 5e-4, weight_decay: float = 0.01, warmup_steps: int = 50,
                  min_lr_ratio: float = 0.1, betas: tuple[float, float] = (0.9, 0.999)):
         super().__init__()
         self.save_hyperparameters()
@@ -109,19 +148,34 @@ class MaskedLMEncoder(ZooModule):
             self.net, self.tokenizer = self.read_net(folder)
         elif tokenizer:
             self.tokenizer, config = preset_encoder_config(net, tokenizer, net_overrides)
-            self.net = build_masked_lm(config)
+            self.net = self.build_net(config)
 
-    @staticmethod
-    def read_net(folder: Path):
-        """The masked LM and tokenizer of a transformers folder."""
+    def head_config(self) -> dict[str, Any]:
+        """Config fields the head needs besides the encoder's (a classifier's ``num_labels``)."""
+        return {}
+
+    def build_net(self, config):
+        """A randomly initialised net of ``config`` with this module's head."""
+        config.update(self.head_config())
+        return build_headed_encoder(self.auto_model, config)
+
+    def read_net(self, folder: Path):
+        """The net (with this module's head) and tokenizer of a transformers folder."""
         try:
             # A headless encoder (MiniLM is a BertModel) gets a new head: its initialisation is seeded, so the
-            # same folder always loads the same model (the decoder is tied to the word embeddings as in BERT).
-            with torch.random.fork_rng():
-                torch.manual_seed(0)
-                net = AutoModelForMaskedLM.from_pretrained(folder, trust_remote_code=False)
+            # same folder always loads the same model (an LM head's decoder is tied to the word embeddings).
+            # transformers reports the new head's weights as missing: expected here (see the comment above).
+            verbosity = transformers.logging.get_verbosity()
+            transformers.logging.set_verbosity_error()
+            try:
+                with torch.random.fork_rng():
+                    torch.manual_seed(0)
+                    net = getattr(transformers, self.auto_model).from_pretrained(folder, trust_remote_code=False,
+                                                                                **self.head_config())
+            finally:
+                transformers.logging.set_verbosity(verbosity)
         except load_errors() as error:
-            raise ZooError(f"{folder}: cannot load as a masked-LM encoder ({str(error).splitlines()[0][:160]}); "
+            raise ZooError(f"{folder}: cannot load as {self.auto_model} ({str(error).splitlines()[0][:160]}); "
                            "check config.json and the weights, or re-export the folder") from None
         tokenizer = read_tokenizer(str(folder))
         check_vocabulary(net, tokenizer, folder, exact=False)
@@ -137,12 +191,26 @@ class MaskedLMEncoder(ZooModule):
 
     def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Cross-entropy of the LM head on the masked tokens of a batch."""
-        special = batch["attention_mask"] == 0
-        for token_id in self.tokenizer.all_special_ids:
-            special |= batch["input_ids"] == token_id
+        special = special_positions(batch["input_ids"], batch["attention_mask"], self.tokenizer)
         corrupted, targets = mask_tokens(batch["input_ids"], special, self.tokenizer, self.hparams.mask_probability)
         logits = self(corrupted, batch["attention_mask"])
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=IGNORE_INDEX)
+
+    # ------------------------------------------------------------------ OOD scores
+    def score_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The MLM reconstruction loss of each example ``{"reconstruction": (B,)}``: cross-entropy on
+        ``mask_probability`` of its real tokens, replaced by ``[MASK]`` (higher: more out-of-distribution)."""
+        input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
+        chosen = example_masks(input_ids, special_positions(input_ids, attention_mask, self.tokenizer),
+                               self.hparams.mask_probability, self.hparams.score_seed)
+        logits = self(input_ids.masked_fill(chosen, self.tokenizer.mask_token_id), attention_mask)
+        return {"reconstruction": token_losses(logits, input_ids.masked_fill(~chosen, IGNORE_INDEX))}
+
+    def features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Mean-pooled penultimate-layer states ``(B, D)`` of the unmasked input (what Mahalanobis reads)."""
+        output = self.net.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                     output_hidden_states=True)  # the encoder alone: no head is needed
+        return pool(output.hidden_states[-2], batch["attention_mask"], "mean")
 
     # ------------------------------------------------------------------ artifact
     def save_artifacts(self, folder: Path) -> None:
@@ -154,17 +222,17 @@ class MaskedLMEncoder(ZooModule):
         return {"net_config": self.net.config.to_dict(), **tokenizer_metadata(self.tokenizer)}
 
     def restore_artifacts(self, metadata: dict[str, Any]) -> None:
-        self.net = build_masked_lm(config_from_dict(metadata["net_config"]))
+        self.net = self.build_net(config_from_dict(metadata["net_config"]))
         self.tokenizer = tokenizer_from_json(metadata["tokenizer_json"], metadata["special_tokens"])
 
     @classmethod
     def from_folder(cls, folder: Path, card: dict[str, Any] | None) -> "MaskedLMEncoder":
         module = cls(**cls.init_hparams((card or {}).get("hparams", {})))
-        module.net, module.tokenizer = cls.read_net(folder)
+        module.net, module.tokenizer = module.read_net(folder)
         return module.eval()
 
     @classmethod
     def load_snippet(cls, folder: str) -> list[str]:
-        return ["from transformers import AutoModelForMaskedLM, AutoTokenizer",
-                f"model = AutoModelForMaskedLM.from_pretrained({folder!r})",
+        return [f"from transformers import {cls.auto_model}, AutoTokenizer",
+                f"model = {cls.auto_model}.from_pretrained({folder!r})",
                 f"tokenizer = AutoTokenizer.from_pretrained({folder!r})"]

@@ -4,7 +4,7 @@ from typing import Any
 
 from transformers import AutoConfig
 
-from zoo.nets.encoders import ENCODER_PRESETS, build_encoder, build_masked_lm, encoder_config, pool
+from zoo.nets.encoders import ENCODER_PRESETS, build_encoder, build_headed_encoder, encoder_config, pool
 from zoo.nets.llama import NET_PRESETS, build_causal_lm, causal_lm_config
 from zoo.nets.vision import Projector, build_vision_encoder, image_tokens
 
@@ -15,5 +15,5 @@ def config_from_dict(fields: dict[str, Any]):
     return AutoConfig.for_model(fields.pop("model_type"), **fields)
 
 
-__all__ = ["ENCODER_PRESETS", "NET_PRESETS", "Projector", "build_causal_lm", "build_encoder", "build_masked_lm",
+__all__ = ["ENCODER_PRESETS", "NET_PRESETS", "Projector", "build_causal_lm", "build_encoder", "build_headed_encoder",
            "build_vision_encoder", "causal_lm_config", "config_from_dict", "encoder_config", "image_tokens", "pool"]

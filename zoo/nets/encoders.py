@@ -46,11 +46,12 @@ def encoder_config(name: str, vocab_size: int, pad_token_id: int = 0, **override
     return BertConfig(vocab_size=vocab_size, pad_token_id=pad_token_id, **{**ENCODER_PRESETS[name], **overrides})
 
 
-def build_masked_lm(config):
-    """A randomly initialised ``AutoModelForMaskedLM`` (encoder + LM head tied to the embedding)."""
-    from transformers import AutoModelForMaskedLM
+def build_headed_encoder(auto_model: str, config):
+    """A randomly initialised encoder with a head: ``auto_model`` is the transformers auto class
+    (``AutoModelForMaskedLM``: an LM head tied to the embedding; ``AutoModelForSequenceClassification``)."""
+    import transformers
 
-    return AutoModelForMaskedLM.from_config(config, attn_implementation="sdpa")
+    return getattr(transformers, auto_model).from_config(config, attn_implementation="sdpa")
 
 
 def build_encoder(config):
