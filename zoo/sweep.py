@@ -40,7 +40,7 @@ NO_HUB = "upstream hf-hub releases need the network: pass --hub"
 def plan(pattern: str = "*", suites: list[str] | None = None, include_hub: bool = False) -> Plan:
     """Which models are evaluated on which suites: registry entries matching ``pattern`` with their suites.
 
-    Hub entries join only with ``include_hub`` (they need the network); suites that read real data join
+    Hub entries join only with ``include_hub`` (they need the network; a package's model needs nothing); suites that read real data join
     only when ``ZOO_DATA_DIR`` is set, unless named in ``suites``. What is left out is said, with the reason.
 
     Args:
@@ -52,7 +52,8 @@ def plan(pattern: str = "*", suites: list[str] | None = None, include_hub: bool 
     for name in list_models(pattern):
         entry = entries()[name]
         wanted = [s for s in entry.suites if suites is None or s in suites]
-        if entry.recipe is None and not include_hub:
+        # A package's model (the offline MiniLM) is on this machine; only hub releases need the network.
+        if entry.source.startswith("hf-hub:") and not include_hub:
             for suite in wanted:
                 left_out.setdefault((suite, NO_HUB), []).append(name)
             continue

@@ -61,6 +61,12 @@ def test_plan_skips_real_suites_without_data_and_hub_entries(monkeypatch):
     assert skipped == [("real-biomed", ("adaptllm-medicine-llm",), zoo.sweep.NO_HUB)]
 
 
+def test_a_model_a_package_ships_is_planned_like_a_built_one(monkeypatch, tmp_path):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path))
+    work, skipped = zoo.sweep.plan("minilm-l6-v2")
+    assert work == [("minilm-l6-v2", ["ood-sst2"])] and skipped == []
+
+
 def test_a_sweep_without_data_says_what_it_skipped(monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
     monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": (tmp_path / name, CURRENT))
