@@ -21,7 +21,7 @@ from zoo.errors import ZooError
 SCORES = ("own", "mahalanobis")
 
 
-@evaluator(version="1", kinds=("encoder",))
+@evaluator(version="2", kinds=("encoder",))
 def ood(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
     """AUROC and FPR95 of an encoder's OOD score, one pair of metrics per OOD set.
 

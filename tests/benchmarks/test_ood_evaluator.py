@@ -80,6 +80,10 @@ def test_rows_are_the_metrics_of_the_modules_own_scores(folder, sets, tmp_path):
         detector = Mahalanobis.fit(encode(ID_TEXTS), torch.tensor([i % 2 for i in range(len(ID_TEXTS))]))
         expected = ood_metrics(detector.score(encode(ID_TEXTS)), detector.score(encode(OOD_TEXTS[:2])))
     assert values[("ood_mahalanobis", "auroc_news")] == pytest.approx(expected["auroc"], abs=1e-6)
+    # By hand: the share of (OOD, in-distribution) pairs whose distances are ordered right.
+    in_distances, out_distances = detector.score(encode(ID_TEXTS)), detector.score(encode(OOD_TEXTS[:2]))
+    ordered = sum(float(o > i) + 0.5 * float(o == i) for o in out_distances for i in in_distances)
+    assert values[("ood_mahalanobis", "auroc_news")] == pytest.approx(ordered / (len(in_distances) * 2), abs=1e-6)
     # A sentence of the in-distribution set among the "OOD" ones scores as in-distribution: AUROC below 1.
     assert values[("ood", "auroc_questions")] < 1.0
     assert (zoo_home() / "results" / "ood" / f"local-dir:{path}" / "own.png").is_file()

@@ -146,6 +146,9 @@ def test_ood_metrics_against_by_hand_values():
     # 15 of the 16 (OOD, ID) pairs are ordered right; catching all 4 OOD (>= 95 %) needs threshold 0.35,
     # above which 1 of the 4 in-distribution scores lies.
     assert metrics == {"auroc": pytest.approx(15 / 16), "fpr95": pytest.approx(0.25)}
+    # Only the order counts: scores far outside [0, 1] (losses, Mahalanobis distances) give the same metrics.
+    assert ood_metrics(in_scores * 1e4 + 500, out_scores * 1e4 + 500) == metrics
+    assert ood_metrics(torch.tensor([5000.0, 6000.0]), torch.tensor([20000.0, 30000.0]))["auroc"] == 1.0
     perfect = ood_metrics(torch.tensor([0.0, 0.1]), torch.tensor([0.5, 0.9]))
     assert perfect == {"auroc": 1.0, "fpr95": 0.0}
     with pytest.raises(ZooError, match="a set is empty"):

@@ -36,6 +36,11 @@ def ood_metrics(in_scores: torch.Tensor, out_scores: torch.Tensor) -> dict[str, 
     if len(in_scores) == 0 or len(out_scores) == 0:
         raise ZooError("OOD metrics need in-distribution and OOD examples; a set is empty")
     scores = torch.cat([in_scores, out_scores]).double()
+    # Both metrics depend on the order of the scores only. torchmetrics reads scores outside [0, 1] as logits and
+    # squashes them with a sigmoid, which ties large ones (a Mahalanobis distance of 5,000 and of 20,000 both become
+    # 1.0): the scores go in as their dense ranks scaled into [0, 1], ties kept.
+    ranks = torch.unique(scores, return_inverse=True)[1].double()
+    scores = ranks / max(1.0, float(ranks.max()))
     target = torch.cat([torch.zeros(len(in_scores)), torch.ones(len(out_scores))]).long()
     fpr, tpr, _ = binary_roc(scores, target)
     reached = torch.nonzero(tpr >= 0.95 - 1e-12)[0, 0]
