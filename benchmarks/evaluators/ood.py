@@ -44,7 +44,7 @@ def ood(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
     out_sets = [as_text_set(each) for each in args.get("ood", [])]
     if not out_sets:
         raise ZooError("ood task: no OOD sets; list them under args.ood")
-    encode = _encoder(module, args.get("max_length", 128), args.get("batch_size", 64))
+    encode = batched_scorer(module, args.get("max_length", 128), args.get("batch_size", 64))
     if score == "mahalanobis":
         texts, labels = as_text_set(args["train"]).read()
         features = encode(texts, lambda batch: module.features(batch))
@@ -66,7 +66,7 @@ def ood(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
     return results
 
 
-def _encoder(module, max_length: int, batch_size: int):
+def batched_scorer(module, max_length: int, batch_size: int):
     """``encode(texts, fn)``: ``fn`` of every batch of ``texts`` (tokenized as the module's tokenizer does,
     longest first so a batch pads little), concatenated in the texts' order, without gradients."""
 

@@ -57,13 +57,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    from benchmarks.evaluators.ood import _encoder
+    from benchmarks.evaluators.ood import batched_scorer
     from datamodules.classification import TextSet
     from zoo.modules.encoder import token_losses
 
     texts = TextSet("sst2", "zoo-data:sst2/test.tsv", limit=args.sentences).read()[0]
     module, described = load_model(args.model, (args.timesteps[0],))
-    encode = _encoder(module, 64, args.batch_size)
+    encode = batched_scorer(module, 64, args.batch_size)
 
     def zoo_scores():
         encode(texts, lambda batch: module.score_batch(batch)[f"reconstruction_t{args.timesteps[0]}"])

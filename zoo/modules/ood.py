@@ -96,6 +96,13 @@ class OODScoring:
 
     def on_test_start(self) -> None:
         self._test_scores: dict[int, dict[str, list[torch.Tensor]]] = {}
+        self._fit_mix()
+
+    def on_predict_start(self) -> None:
+        self._fit_mix()
+
+    def _fit_mix(self) -> None:
+        """Fit the mix's Mahalanobis on the datamodule's training set, once per stage (None without the mix)."""
         self._mahalanobis = self.fit_mahalanobis(self.trainer.datamodule.fit_loader()) if self.mahalanobis_mix else None
 
     def fit_mahalanobis(self, loader, use_labels: bool = False) -> Mahalanobis:
@@ -146,10 +153,7 @@ class OODScoring:
     def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
                      ) -> list[dict[str, Any]]:
         """Every example's scores, with its set and index within the set."""
-        if batch_idx == 0 and dataloader_idx == 0:
-            self._predict_mahalanobis = (self.fit_mahalanobis(self.trainer.datamodule.fit_loader())
-                                         if self.mahalanobis_mix else None)
-        scores = {name: value.tolist() for name, value in self.all_scores(batch, self._predict_mahalanobis).items()}
+        scores = {name: value.tolist() for name, value in self.all_scores(batch, self._mahalanobis).items()}
         set_name = self.trainer.datamodule.test_set_names()[dataloader_idx]
         return [{"set": set_name, "index": int(index), **{name: values[row] for name, values in scores.items()}}
                 for row, index in enumerate(batch["index"].tolist())]
