@@ -17,14 +17,14 @@ exported folder. What differs is the arithmetic path, which is where the speed c
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from lm_eval import utils
 from lm_eval.api.model import TemplateLM
 from lm_eval.models.utils import Collator
 from tqdm import tqdm
+
+from datamodules.option_scoring import Row, plain_row, score_rows, shared_row
 
 
 class ZooLM(TemplateLM):
@@ -105,9 +105,9 @@ class ZooLM(TemplateLM):
         for context, members in by_context.items():
             continuations = [requests[i][2] for i in members]
             if len(members) > 1 and len(context) + sum(len(c) - 1 for c in continuations) <= self.max_length:
-                shared.append(_shared_row(list(context), members, continuations))
+                shared.append(shared_row(list(context), members, continuations))
             else:
-                plain += [_plain_row(i, requests[i][1], requests[i][2], self.max_length) for i in members]
+                plain += [plain_row(i, requests[i][1], requests[i][2], self.max_length) for i in members]
         results: list[tuple[float, bool] | None] = [None] * len(requests)
         progress = tqdm(total=len(requests), disable=disable_tqdm, desc="zoo loglikelihood")
         for rows, masked in ((plain, False), (shared, True)):
@@ -121,27 +121,9 @@ class ZooLM(TemplateLM):
         progress.close()
         return results
 
-    def _score(self, rows: list["_Row"], masked: bool) -> list[tuple[int, tuple[float, bool]]]:
+    def _score(self, rows: list[Row], masked: bool) -> list[tuple[int, tuple[float, bool]]]:
         """Log-probability sums and greedy flags of the requests packed in ``rows`` (one forward)."""
-        width = max(len(row.tokens) for row in rows)
-        input_ids = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, row in enumerate(rows):
-            input_ids[r, : len(row.tokens)] = torch.tensor(row.tokens)
-        inputs = {"input_ids": input_ids.to(self._device), "use_cache": False}
-        if masked:
-            inputs["attention_mask"], inputs["position_ids"] = _tree_attention(rows, width, self._device)
-        hidden = self.decoder(**inputs).last_hidden_state.reshape(len(rows) * width, -1)
-        # Project and normalise only the scored positions, all rows in one call: the output layer is a
-        # fifth of a tiny model's FLOPs, and small calls cost more in dispatch than in arithmetic.
-        scored = [(index, r * width + torch.tensor(positions), cont)
-                  for r, row in enumerate(rows) for index, positions, cont in row.scored]
-        flat = torch.cat([positions for _, positions, _ in scored]).to(self._device)
-        logprobs = F.log_softmax(self.output_layer(hidden.index_select(0, flat)).float(), dim=-1)
-        out = []
-        for (index, _, cont), block in zip(scored, logprobs.split([len(c) for _, _, c in scored])):
-            target = torch.tensor(cont, device=self._device)
-            out.append((index, (float(block.gather(1, target[:, None]).sum()), bool((block.argmax(-1) == target).all()))))
-        return out
+        return score_rows(self.decoder, self.output_layer, rows, masked, self._device)
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
         windows, owners = [], []
@@ -195,49 +177,3 @@ class ZooLM(TemplateLM):
                 progress.update(1)
         progress.close()
         return order.get_original(results)
-
-
-class _Row(NamedTuple):
-    """One sequence of a scoring batch: its tokens, position ids and attention branches (None: plain
-    causal), and the requests it answers as (request index, positions whose logits score, tokens)."""
-
-    tokens: list[int]
-    positions: list[int] | None
-    branches: list[int] | None
-    scored: list[tuple[int, list[int], list[int]]]
-
-
-def _plain_row(index: int, context: list[int], continuation: list[int], max_length: int) -> _Row:
-    """One request, left-truncated to the window exactly as HFLM does."""
-    tokens = (context + continuation)[-(max_length + 1):][:-1]
-    return _Row(tokens, None, None, [(index, list(range(len(tokens) - len(continuation), len(tokens))), continuation)])
-
-
-def _shared_row(context: list[int], members: list[int], continuations: list[list[int]]) -> _Row:
-    """Requests sharing a context, packed as a tree: the context once, then each continuation (but its
-    last token) as a branch that sees the context and itself only, at the positions it would have
-    alone. The multiple-choice options of a question cost one context instead of one per option."""
-    tokens, positions, branches = list(context), list(range(len(context))), [0] * len(context)
-    scored = []
-    for branch, (index, continuation) in enumerate(zip(members, continuations), start=1):
-        start = len(tokens)
-        tokens += continuation[:-1]
-        positions += range(len(context), len(context) + len(continuation) - 1)
-        branches += [branch] * (len(continuation) - 1)
-        scored.append((index, [len(context) - 1, *range(start, start + len(continuation) - 1)], continuation))
-    return _Row(tokens, positions, branches, scored)
-
-
-def _tree_attention(rows: list[_Row], width: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Boolean ``(B, 1, T, T)`` mask and position ids of packed rows: a token sees earlier tokens of the
-    shared context (branch 0) and of its own branch; padding sees only the first token."""
-    branches = torch.full((len(rows), width), -1, dtype=torch.long)
-    positions = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, row in enumerate(rows):
-        branches[r, : len(row.tokens)] = torch.tensor(row.branches or [0] * len(row.tokens))
-        positions[r, : len(row.tokens)] = torch.tensor(row.positions or range(len(row.tokens)))
-    query, key = branches[:, :, None], branches[:, None, :]
-    causal = torch.ones(width, width, dtype=torch.bool).tril()
-    mask = causal & (key >= 0) & ((key == 0) | (key == query))
-    mask[:, :, 0] |= query[:, :, 0] < 0
-    return mask[:, None].to(device), positions.to(device)

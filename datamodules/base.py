@@ -7,7 +7,9 @@ A *document source* is a string:
   (``.txt``: one document per non-empty line);
 - ``hf-hub:org/name`` or ``hf-hub:org/name:config`` — a hub dataset through ``datasets``;
 - ``instructions:general`` — tinyworld's seeded general instruction-response texts (for mixing);
-- ``zoo-data:<name>`` — a named real corpus read from ``ZOO_DATA_DIR`` (``datamodules.real_corpora``).
+- ``zoo-data:<name>`` — a named real corpus read from ``ZOO_DATA_DIR`` (``datamodules.real_corpora``);
+- ``demonstrations:<domain>`` — runs of tinyworld task-cluster demonstrations, some answering others (the
+  training text of a scoring LM that reads prompts; ``world`` sets the world, ``n_texts`` and ``demonstrations``).
 
 Every source becomes a ``datasets.Dataset`` with the columns ``id``, ``title``, ``text``, and a
 fingerprint (world fingerprint, file sha256s or hub id) that keys the caches under ``ZOO_HOME``.
@@ -28,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from datamodules.checks import check_int, check_number
 from datamodules.real_corpora import load_real_corpus
 from datamodules.tinyworld import WorldConfig, general_instructions, generate_world
+from datamodules.tinyworld.clusters import scorer_texts
 from datamodules.tokenizer import load_tokenizer
 from datamodules.transforms.instruction_format import synthesizer_example
 from zoo.errors import ZooError
@@ -62,7 +65,7 @@ def _source_files(path: Path) -> list[Path]:
 
 
 #: Source prefixes that name generated or remote data rather than a local path.
-SOURCE_SCHEMES = ("tinyworld:", "instructions:", "zoo-data:", "sampled:", "synthesizer-data:", "hf-hub:")
+SOURCE_SCHEMES = ("tinyworld:", "instructions:", "demonstrations:", "zoo-data:", "sampled:", "synthesizer-data:", "hf-hub:")
 
 
 def check_source(source: str) -> None:
@@ -120,7 +123,7 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
     """Load a document source as a ``datasets.Dataset`` (id, title, text) and its fingerprint.
 
     Args:
-        source: ``tinyworld:<domain>``, ``instructions:general``, ``zoo-data:<name>``,
+        source: ``tinyworld:<domain>``, ``instructions:general``, ``demonstrations:<domain>``, ``zoo-data:<name>``,
             ``sampled:<documents>:<model>`` (text sampled from a zoo LM, cached),
             ``synthesizer-data:<tinyworld:domain | zoo-data:pubmedqa-qa>``, a local file or
             folder, or ``hf-hub:org/name[:config]``.
@@ -140,6 +143,17 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         rows = general_instructions(**settings)
         table = {"id": [r["id"] for r in rows], "title": [""] * len(rows), "text": [r["text"] for r in rows]}
         return datasets.Dataset.from_dict(table), fingerprint(source, settings, table["text"])
+
+    if source.startswith("demonstrations:"):
+        settings = {"n_texts": 20000, "demonstrations": 4, **(world or {})}
+        counts = {key: settings.pop(key) for key in ("n_texts", "demonstrations")}
+        try:
+            texts = scorer_texts(WorldConfig(domain=source.removeprefix("demonstrations:"), **settings), **counts)
+        except (ValueError, TypeError) as error:
+            raise ZooError(f"source '{source}': {error}") from None
+        table = {"id": [f"demonstrations-{i:07d}" for i in range(len(texts))], "title": [""] * len(texts),
+                 "text": texts}
+        return datasets.Dataset.from_dict(table), fingerprint(source, settings, counts, texts)
 
     if source.startswith(("sampled:", "zoo-data:", "synthesizer-data:")):
         rows, data_fingerprint = _row_source(source)

@@ -89,14 +89,24 @@ ENCODER_TINY = ["--data.init_args.batch_size", "4", "--data.init_args.max_length
                 *TINY[TINY.index("--trainer.max_steps"):]]
 
 
+#: TINY for the retriever recipes: a 6-entity world's clusters, 4 candidates, one negative of each kind, short texts.
+RETRIEVER_TINY = ["--data.init_args.clusters", '{"n_entities": 6, "per_task": 4}', "--data.init_args.n_candidates", "4",
+                  "--data.init_args.hard_negatives", "1", "--data.init_args.random_negatives", "1",
+                  "--data.init_args.batch_size", "4", "--data.init_args.query_length", "32",
+                  "--data.init_args.prompt_length", "32", *TINY[TINY.index("--trainer.max_steps"):]]
+
+
 def is_encoder_recipe(recipe_text: str) -> bool:
-    """Whether a recipe trains an encoder-kind module (on a ``TextClassificationDataModule``)."""
-    return any(f"zoo.modules.{name}" in recipe_text for name in ("DiffusionPLM", "MaskedLMEncoder", "SequenceClassifier"))
+    """Whether a recipe continues the offline MiniLM (an encoder-kind module, or the retriever's two encoders)."""
+    return any(f"zoo.modules.{name}" in recipe_text
+               for name in ("DiffusionPLM", "MaskedLMEncoder", "SequenceClassifier", "UpriseRetriever"))
 
 
 def tiny_for(recipe_text: str) -> list[str]:
     """TINY, adapted to the recipe's DataModule (``SynthesizerDataModule`` pads examples per batch: a window,
     not blocks)."""
+    if "RetrievalDataModule" in recipe_text:
+        return list(RETRIEVER_TINY)
     if is_encoder_recipe(recipe_text):
         return list(ENCODER_TINY)
     if "SynthesizerDataModule" not in recipe_text:

@@ -39,7 +39,9 @@ VERBS: dict[str, Any] = {
     "suites": verbs.suites,
     "study": verbs.study,
     "calibrate": verbs.calibrate,
-    "synth": (synth, {"rc": synth.rc, "toedit": synth.toedit, "sample": synth.sample, "instruct": synth.instruct}),
+    "synth": (synth, {"rc": synth.rc, "toedit": synth.toedit, "sample": synth.sample, "instruct": synth.instruct,
+                        "uprise-scores": synth.uprise_scores}),
+    "retrieve": verbs.retrieve,
 }
 #: A verb parameter of this name takes the command line after ``--``: arguments for the Lightning Trainer.
 TRAINER_ARGS = "trainer_args"

@@ -304,3 +304,59 @@ def suites(*, pin: str | None = None) -> int:
         suite = load_suite(name)
         print(f"{name:<20} v{suite.version}  {suite.hash[:12]}  {len(suite.tasks):>2} tasks  {suite.description}")
     return 0
+
+
+def retrieve(model: str, /, *, query: list[str], pool: str = "tinyworld", k: PositiveInt = 3,
+             backend: Literal["exact", "faiss"] = "exact", preset: Preset = "full") -> int:
+    """Print the prompts a retriever (UPRISE) picks for each query from a prompt pool, best first.
+
+    Args:
+        model: A bi-encoder: registry name (uprise-retriever-tinyworld) or local-dir:/path.
+        query: The query texts (several: --query TEXT TEXT ...).
+        pool: The prompts: a .txt file (one per line), a .jsonl file (a "text" field per line), or
+            tinyworld (the pool of the default tinyworld task clusters).
+        k: Prompts per query.
+        backend: exact (matrix product + top-k) or faiss (a flat inner-product index).
+        preset: Which build of a registry name.
+    """
+    import json
+
+    import zoo
+
+    prompts = _prompt_pool(pool)
+    if k > len(prompts):
+        raise ZooError(f"--k={k} is more than the {len(prompts)} prompts of {pool}; lower --k")
+    module = zoo.load(model, preset=preset)
+    if not hasattr(module, "retrieve"):
+        raise ZooError(f"{model} is a {module.kind} model, not a retriever; pass a bi-encoder such as "
+                       "uprise-retriever-tinyworld")
+    scores, indices = module.retrieve(query, prompts, k, backend)
+    for text, row_scores, row in zip(query, scores.tolist(), indices.tolist()):
+        print(json.dumps({"query": text, "prompts": [{"score": round(score, 4), "prompt": prompts[i]}
+                                                    for score, i in zip(row_scores, row)]}, ensure_ascii=False))
+    return 0
+
+
+def _prompt_pool(pool: str) -> list[str]:
+    """The prompts of ``zoo retrieve --pool``."""
+    import json
+
+    if pool == "tinyworld":
+        from datamodules.retrieval import Clusters
+
+        return [item.demonstration for item in Clusters().pool()]
+    path = Path(pool).expanduser()
+    if not path.is_file():
+        raise ZooError(f"--pool {pool}: no such file; pass a .txt (one prompt per line), a .jsonl with a text "
+                       "field, or tinyworld")
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if path.suffix == ".jsonl":
+        try:
+            prompts = [json.loads(line)["text"] for line in lines]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ZooError(f"--pool {pool}: every line must be a JSON object with a text field") from None
+    else:
+        prompts = lines
+    if not prompts:
+        raise ZooError(f"--pool {pool} holds no prompts; add one per line")
+    return prompts

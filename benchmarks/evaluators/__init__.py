@@ -55,6 +55,7 @@ EVALUATOR_ENTRIES: dict[str, str] = {
     "ngram_shift": "benchmarks.evaluators.ngram_shift:ngram_shift",
     "synthesis_quality": "benchmarks.evaluators.synthesis_quality:synthesis_quality",
     "ood": "benchmarks.evaluators.ood:ood",
+    "uprise": "benchmarks.evaluators.uprise:uprise",
 }
 
 #: Every registered evaluator: name -> evaluator, or its ``"module:object"`` entry until first use.

@@ -19,6 +19,7 @@ from zoo.modules.instruction_pretrained_lm import InstructionPretrainedLM
 from zoo.modules.instruction_synthesizer import InstructionSynthesizer
 from zoo.modules.synthesis import LMSampler, TokenEditSynthesizer
 from zoo.modules.token_edited_lm import TokenEditedLM
+from zoo.modules.uprise import UpriseRetriever
 from zoo.modules.vision_lm import VisionLM
 from zoo.registry import KINDS
 
@@ -40,5 +41,5 @@ def module_for_architectures(architectures: list[str], folder: Path | str) -> ty
 
 
 __all__ = ["BiEncoder", "CausalLM", "DiffusionPLM", "DomainRCLM", "InstructionPretrainedLM", "InstructionSynthesizer",
-           "LMSampler", "MaskedLMEncoder", "SequenceClassifier", "TokenEditSynthesizer", "TokenEditedLM", "VisionLM", "ZooModule",
-           "module_for_architectures"]
+           "LMSampler", "MaskedLMEncoder", "SequenceClassifier", "TokenEditSynthesizer", "TokenEditedLM", "UpriseRetriever",
+           "VisionLM", "ZooModule", "module_for_architectures"]

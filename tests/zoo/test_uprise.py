@@ -1,0 +1,161 @@
+"""UPRISE's retriever: the DPR loss by hand, top-k search, the pool index cache, export -> load, `zoo retrieve`,
+and the leave-one-cluster-out evaluator."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from tests.conftest import RETRIEVER_TINY
+from zoo.errors import ZooError
+from zoo.paths import PROJECT_ROOT
+
+RECIPE = PROJECT_ROOT / "configs" / "uprise" / "uprise-retriever-tinyworld.yaml"
+TINY_CLUSTERS = {"n_entities": 6, "per_task": 4}
+
+
+@pytest.fixture(scope="module")
+def tiny_retriever(tmp_path_factory, tiny_folder):
+    """The retriever recipe fitted for a few steps on a 6-entity world's clusters, scored by the tiny LM, exported."""
+    from zoo.checkpoint import export_checkpoint
+    from zoo.cli import main
+
+    root = tmp_path_factory.mktemp("tiny_retriever")
+    assert main(["fit", "-c", str(RECIPE), *RETRIEVER_TINY, "--data.init_args.scorer", f"local-dir:{tiny_folder}",
+                 "--trainer.default_root_dir", str(root)]) == 0
+    return export_checkpoint(root / "checkpoints" / "last.ckpt", root / "folder")
+
+
+def _toy_retriever():
+    from zoo.modules import UpriseRetriever
+    from zoo.resolve import resolve
+
+    return UpriseRetriever(net="bert-test", init_from=None, tokenizer=f"local-dir:{resolve('minilm-l6-v2')}")
+
+
+def test_dpr_loss_matches_a_by_hand_value(monkeypatch):
+    """Two queries, each with its positive and one negative; every prompt of the batch is a candidate."""
+    module = _toy_retriever()
+    queries = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    prompts = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])  # q0: p0+, p1-; q1: p2+, p3-
+    monkeypatch.setattr(module, "encode", lambda side, ids, mask: queries if side == "query" else prompts)
+    loss = module.training_loss({"query_input_ids": None, "query_attention_mask": None,
+                                 "prompt_input_ids": None, "prompt_attention_mask": None})
+    # scores q0: [2, 0, 1, 0] (positive 2); q1: [0, 1, 1, 0] (positive 1, the third prompt)
+    q0 = -math.log(math.exp(2) / (math.exp(2) + 1 + math.e + 1))
+    q1 = -math.log(math.e / (1 + math.e + math.e + 1))
+    assert float(loss) == pytest.approx((q0 + q1) / 2, abs=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["exact", "faiss"])
+def test_top_k_matches_brute_force(backend):
+    from zoo.nets.search import top_k
+
+    generator = torch.Generator().manual_seed(0)
+    queries, pool = torch.randn(37, 16, generator=generator), torch.randn(500, 16, generator=generator)
+    scores, indices = top_k(queries, pool, 3, backend)
+    brute = (queries @ pool.T).argsort(dim=1, descending=True)[:, :3]
+    assert torch.equal(indices, brute)
+    assert torch.allclose(scores, (queries @ pool.T).gather(1, brute), atol=1e-5)
+    with pytest.raises(ZooError, match="k <= pool size"):
+        top_k(queries, pool[:2], 3, backend)
+
+
+def test_pool_index_is_cached_and_new_weights_invalidate_it(monkeypatch):
+    module = _toy_retriever()
+    prompts = ["Question: where?\nAnswer: here", "Claim: yes.\nTrue or false? true", "a third prompt"]
+    calls = []
+    real = module.embed
+    monkeypatch.setattr(module, "embed", lambda side, texts, *a: calls.append(side) or real(side, texts, *a))
+    first = module.pool_embeddings(prompts)
+    assert torch.equal(module.pool_embeddings(prompts), first) and calls == ["prompt"]  # second call: the cache
+    with torch.no_grad():
+        for parameter in module.encoders["prompt"].parameters():  # a constant shift would be normalised away
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    changed = module.pool_embeddings(prompts)
+    assert calls == ["prompt", "prompt"] and not torch.allclose(changed, first)
+    assert torch.allclose(changed, real("prompt", prompts))
+    module.pool_embeddings(prompts[:2])  # another pool: encoded anew
+    assert calls == ["prompt"] * 3
+
+
+def test_export_then_load_gives_the_same_embeddings(tiny_retriever):
+    from sentence_transformers import SentenceTransformer
+
+    import zoo
+    from zoo.modules import UpriseRetriever
+
+    module = zoo.load(f"local-dir:{tiny_retriever}")
+    assert isinstance(module, UpriseRetriever)
+    card = json.loads((tiny_retriever / "zoo_card.json").read_text())
+    assert card["data_report"]["clusters"]["held_out"] == "closed_qa"
+    assert card["data_report"]["scorer"].startswith("local-dir:")
+    texts = ["Question: In which city was Mara Vin born?\nAnswer:", "Mara Vin works as a baker"]
+    again = zoo.load(f"local-dir:{tiny_retriever}")
+    for side in ("query", "prompt"):
+        embeddings = module.embed(side, texts)
+        assert torch.equal(embeddings, again.embed(side, texts))
+        st = SentenceTransformer(str(tiny_retriever / side), device="cpu")
+        assert torch.allclose(torch.from_numpy(st.encode(texts)), embeddings, atol=1e-4)
+
+
+def test_zoo_retrieve_prints_the_top_prompts(tiny_retriever, run_zoo, tmp_path):
+    pool = tmp_path / "pool.txt"
+    pool.write_text("Mara Vin was born in Osaka\nThe sky is blue\nTalo Ren works as a baker\n")
+    code, out, err = run_zoo("retrieve", f"local-dir:{tiny_retriever}", "--pool", pool, "--query", "Where was Mara Vin born?",
+                             "What is Talo Ren's job?", "--k", "2")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [row["query"] for row in rows] == ["Where was Mara Vin born?", "What is Talo Ren's job?"]
+    for row in rows:
+        assert len(row["prompts"]) == 2 and row["prompts"][0]["score"] >= row["prompts"][1]["score"]
+        assert {p["prompt"] for p in row["prompts"]} <= set(pool.read_text().splitlines())
+
+
+@pytest.mark.parametrize("pool_text, args, message", [
+    (None, ["--pool", "missing.txt"], "no such file"),
+    ("", ["--pool", "{pool}"], "holds no prompts"),
+    ("one\ntwo\n", ["--pool", "{pool}", "--k", "5"], "lower --k"),
+    ('{"prompt": 1}\n', ["--pool", "{jsonl}"], "text field"),
+])
+def test_zoo_retrieve_bad_input_is_one_error_line(tiny_retriever, run_zoo, tmp_path, pool_text, args, message):
+    pool, jsonl = tmp_path / "pool.txt", tmp_path / "pool.jsonl"
+    if pool_text is not None:
+        pool.write_text(pool_text)
+        jsonl.write_text(pool_text)
+    args = [a.format(pool=pool, jsonl=jsonl) for a in args]
+    code, _, err = run_zoo("retrieve", f"local-dir:{tiny_retriever}", "--query", "q", *args)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().startswith("zoo: error:") and message in err
+
+
+def test_zoo_retrieve_refuses_a_model_that_is_not_a_retriever(tiny_folder, run_zoo, tmp_path):
+    pool = tmp_path / "pool.txt"
+    pool.write_text("a\nb\n")
+    code, _, err = run_zoo("retrieve", f"local-dir:{tiny_folder}", "--pool", pool, "--query", "q", "--k", "1")
+    assert code == 2 and "not a retriever" in err
+
+
+def test_evaluator_scores_each_source_on_the_held_out_cluster(tiny_retriever, tiny_folder):
+    import zoo
+    from benchmarks.evaluators.uprise import SOURCES, accuracy, bm25_prompts, uprise
+    from datamodules.retrieval import Clusters
+
+    module = zoo.load(f"local-dir:{tiny_retriever}")
+    args = {"lm": f"local-dir:{tiny_folder}", "clusters": TINY_CLUSTERS, "k": 2}
+    scores = {source: uprise(module, {**args, "source": source}, 12)[0] for source in SOURCES}
+    clusters = Clusters(**TINY_CLUSTERS)
+    items = clusters.test()[:12]
+    # no prompt: the LM on the bare inputs, computed here directly
+    assert scores["none"].value == pytest.approx(accuracy(f"local-dir:{tiny_folder}", [[] for _ in items], items)[0])
+    for score in scores.values():
+        assert 0 <= score.value <= 1 and score.stderr == pytest.approx(math.sqrt(score.value * (1 - score.value) / 12))
+    # BM25 finds the prompts that name the question's entity
+    pool = [item.demonstration for item in clusters.pool()]
+    for item, row in zip(items, bm25_prompts(pool, [item.input for item in items], 2)):
+        assert item.entity in pool[row[0]]
+    with pytest.raises(ZooError, match="source="):
+        uprise(module, {**args, "source": "oracle"}, 12)
