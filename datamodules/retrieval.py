@@ -43,6 +43,8 @@ from zoo.paths import atomic_write_text, cache_dir
 SCORING_VERSION = 1
 #: Share of scored training inputs kept for validation (upstream: 10 %).
 VALIDATION_SHARE = 0.1
+#: Held-out items per test batch (each batch retrieves and scores its prompts at once).
+TEST_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -312,7 +314,7 @@ class RetrievalDataModule(ZooDataModule):
         scored_candidates(self.scorer, self.clusters, self.n_candidates, batch_size=self.scoring_batch_size)
 
     def setup(self, stage: str | None = None) -> None:
-        if self.examples:
+        if self.examples or stage == "test":
             return
         rows = scored_candidates(self.scorer, self.clusters, self.n_candidates, batch_size=self.scoring_batch_size)
         examples = training_examples(rows, self.clusters.pool(), self.hard_negatives, self.random_negatives)
@@ -370,6 +372,16 @@ class RetrievalDataModule(ZooDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
+
+    def prompt_pool(self) -> list[str]:
+        """The training clusters' demonstrations: where a test input's prompts come from."""
+        return [item.demonstration for item in self.clusters.pool()]
+
+    def test_dataloader(self) -> DataLoader:
+        """The held-out cluster's items, ``TEST_BATCH`` per batch, as dicts (Lightning's batch transfer cannot
+        walk frozen dataclasses; ``ClusterItem.from_dict`` reads them back)."""
+        return DataLoader(self.clusters.test(), batch_size=TEST_BATCH, shuffle=False,
+                          collate_fn=lambda items: [item.to_dict() for item in items])
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

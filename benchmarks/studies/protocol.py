@@ -17,13 +17,15 @@ A study file holds:
   study's human text over synthetic text);
 - ``seeds`` (default 0-4), ``allow_fewer_seeds`` (default false: fewer than 5 seeds is refused);
 - ``metrics`` (default :data:`STUDY_METRICS`), ``overrides``: LightningCLI arguments of every run;
-- ``base_from`` (optional): a recipe whose run with no training step tests the starting weights (arm ``base``).
+- ``base_from`` (optional): a recipe whose run with no training step tests the starting weights (arm ``base``);
+- ``arm_overrides`` (optional): arm -> LightningCLI arguments of that arm's runs only (arms that share a
+  recipe and differ in a setting: UPRISE's prompt sources).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,7 @@ class Study:
         metrics: The test metrics reported.
         overrides: LightningCLI arguments of every run.
         base_from: Recipe of the ``base`` arm, run with no training step.
+        arm_overrides: Arm -> LightningCLI arguments of that arm's runs, after the study's own.
     """
 
     name: str
@@ -82,6 +85,7 @@ class Study:
     metrics: tuple[str, ...] = STUDY_METRICS
     overrides: tuple[str, ...] = ()
     base_from: Path | None = None
+    arm_overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def comparisons(self) -> list[tuple[str, str]]:
@@ -93,7 +97,7 @@ class Study:
         """``(arm, recipe, arguments)`` of every arm, the arguments going after every other override: the base
         arm first, with no training step."""
         base = [(BASE_ARM, self.base_from, ["--trainer.max_steps", "0"])] if self.base_from else []
-        return base + [(arm, recipe, []) for arm, recipe in self.arms.items()]
+        return base + [(arm, recipe, list(self.arm_overrides.get(arm, ()))) for arm, recipe in self.arms.items()]
 
     @property
     def file_sha256(self) -> str:
@@ -250,6 +254,10 @@ def load_study(name: str, allow_fewer_seeds: bool = False) -> Study:
         raise ZooError(f"{path}: allow_fewer_seeds must be true or false, not {spec['allow_fewer_seeds']!r}; "
                        "fix the study file")
     allow_fewer = allow_fewer_seeds or spec.get("allow_fewer_seeds", False)
+    arm_overrides = spec.get("arm_overrides", {})
+    if not isinstance(arm_overrides, dict) or not set(arm_overrides) <= set(arms):
+        raise ZooError(f"{path}: arm_overrides must map arms ({', '.join(sorted(arms))}) to argument lists; fix the "
+                       "study file")
     return Study(
         name=path.stem, source=path, description=spec["description"].strip(), claim=spec["claim"].strip(),
         headline=spec["headline"], arms=arms, method=spec["method"], baselines=baselines,
@@ -257,4 +265,5 @@ def load_study(name: str, allow_fewer_seeds: bool = False) -> Study:
         seeds=_check_seeds(path, spec.get("seeds", list(STUDY_SEEDS)), allow_fewer), allow_fewer_seeds=allow_fewer,
         metrics=metrics, overrides=_strings(path, "overrides", spec.get("overrides", [])),
         base_from=recipe_path(path, "base_from", spec["base_from"]) if spec.get("base_from") else None,
+        arm_overrides={str(arm): _strings(path, f"arm_overrides.{arm}", args) for arm, args in arm_overrides.items()},
     )

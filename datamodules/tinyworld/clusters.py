@@ -74,6 +74,10 @@ class ClusterItem:
     def to_dict(self) -> dict:
         return {**asdict(self), "options": list(self.options)}
 
+    @classmethod
+    def from_dict(cls, fields: dict) -> "ClusterItem":
+        return cls(**{**fields, "options": tuple(fields["options"])})
+
 
 def _rng(config: WorldConfig, purpose: str) -> random.Random:
     digest = hashlib.sha256(f"tinyworld-clusters:{config.domain}:{config.seed}:{purpose}".encode()).digest()

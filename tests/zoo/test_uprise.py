@@ -141,16 +141,18 @@ def test_zoo_retrieve_refuses_a_model_that_is_not_a_retriever(tiny_folder, run_z
 
 def test_evaluator_scores_each_source_on_the_held_out_cluster(tiny_retriever, tiny_folder):
     import zoo
-    from benchmarks.evaluators.uprise import SOURCES, accuracy, bm25_prompts, uprise
+    from benchmarks.evaluators.uprise import uprise
     from datamodules.retrieval import Clusters
+    from zoo.modules.uprise import PROMPT_SOURCES, answered_right, bm25_prompts
 
     module = zoo.load(f"local-dir:{tiny_retriever}")
     args = {"lm": f"local-dir:{tiny_folder}", "clusters": TINY_CLUSTERS, "k": 2}
-    scores = {source: uprise(module, {**args, "source": source}, 12)[0] for source in SOURCES}
+    scores = {source: uprise(module, {**args, "source": source}, 12)[0] for source in PROMPT_SOURCES}
     clusters = Clusters(**TINY_CLUSTERS)
     items = clusters.test()[:12]
     # no prompt: the LM on the bare inputs, computed here directly
-    assert scores["none"].value == pytest.approx(accuracy(f"local-dir:{tiny_folder}", [[] for _ in items], items)[0])
+    right = answered_right(f"local-dir:{tiny_folder}", [[] for _ in items], items)
+    assert scores["none"].value == pytest.approx(sum(right) / len(right))
     for score in scores.values():
         assert 0 <= score.value <= 1 and score.stderr == pytest.approx(math.sqrt(score.value * (1 - score.value) / 12))
     # BM25 finds the prompts that name the question's entity
@@ -159,3 +161,19 @@ def test_evaluator_scores_each_source_on_the_held_out_cluster(tiny_retriever, ti
         assert item.entity in pool[row[0]]
     with pytest.raises(ZooError, match="source="):
         uprise(module, {**args, "source": "oracle"}, 12)
+
+
+def test_test_phase_logs_held_out_accuracy_per_prompt_source(tiny_folder, tmp_path):
+    """The recipe's test phase with a baseline's prompts (a study's arms are this recipe with another
+    source) gives the evaluator's accuracy, for the scoring LM and for the transfer LM."""
+    from benchmarks.evaluators.uprise import uprise
+    from zoo.lightning_cli import lightning_cli
+
+    lm = f"local-dir:{tiny_folder}"
+    cli = lightning_cli(["-c", str(RECIPE), *RETRIEVER_TINY, "--data.init_args.scorer", lm,
+                         "--model.init_args.prompt_source", "bm25", "--model.init_args.transfer_lm", lm,
+                         "--trainer.default_root_dir", str(tmp_path)], run=False)
+    metrics = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]
+    expected = uprise(cli.model, {"lm": lm, "clusters": TINY_CLUSTERS, "source": "bm25"}, None)[0]
+    assert metrics["test/acc"] == pytest.approx(expected.value, abs=1e-6)
+    assert metrics["test/transfer_acc"] == pytest.approx(expected.value, abs=1e-6)  # the same LM twice here
