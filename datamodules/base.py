@@ -9,7 +9,7 @@ A *document source* is a string:
 - ``instructions:general`` — tinyworld's seeded general instruction-response texts (for mixing);
 - ``zoo-data:<name>`` — a named real corpus read from ``ZOO_DATA_DIR`` (``datamodules.real_corpora``);
 - ``demonstrations:<domain>`` — runs of tinyworld task-cluster demonstrations, some answering others (the
-  training text of a scoring LM that reads prompts; ``world`` sets the world, ``n_texts`` and ``demonstrations``).
+  training text of a scoring LM that reads prompts; ``world`` sets the worlds, ``n_texts`` and ``facts_per_text``).
 
 Every source becomes a ``datasets.Dataset`` with the columns ``id``, ``title``, ``text``, and a
 fingerprint (world fingerprint, file sha256s or hub id) that keys the caches under ``ZOO_HOME``.
@@ -145,8 +145,8 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         return datasets.Dataset.from_dict(table), fingerprint(source, settings, table["text"])
 
     if source.startswith("demonstrations:"):
-        settings = {"n_texts": 20000, "demonstrations": 4, **(world or {})}
-        counts = {key: settings.pop(key) for key in ("n_texts", "demonstrations")}
+        settings = {"n_texts": 20000, "facts_per_text": 3, **(world or {})}
+        counts = {key: settings.pop(key) for key in ("n_texts", "facts_per_text")}
         try:
             texts = scorer_texts(WorldConfig(domain=source.removeprefix("demonstrations:"), **settings), **counts)
         except (ValueError, TypeError) as error:

@@ -148,44 +148,44 @@ def cluster_items(config: WorldConfig) -> list[ClusterItem]:
 SCORER_SEED_BASE = 10_000_000
 
 
-def scorer_texts(config: WorldConfig, n_texts: int, seed: int = 0, demonstrations: int = 4,
+def scorer_texts(config: WorldConfig, n_texts: int, seed: int = 0, facts_per_text: int = 3,
                  texts_per_world: int = 8) -> list[str]:
     """Training texts for a scoring LM that can use a demonstration: runs of demonstrations joined by
-    ``DEMO_SEPARATOR``, two of each run about one fact (in any two formats) and the rest about others.
+    ``DEMO_SEPARATOR``, ``facts_per_text`` facts each told twice in two formats, in a shuffled order.
 
     UPRISE scores candidates with an LLM that already learns from a prompt; a tiny LM does so only
     if it has seen text where an earlier passage answers a later one, and only if copying is the one
     way to predict it: trained on one world, it memorises the world's facts instead (measured: a
     same-fact demonstration left its accuracy at chance). So every ``texts_per_world`` texts come from
     a fresh small world (``config`` with its own seed, from ``SCORER_SEED_BASE`` on), whose names and
-    values it cannot have seen: it learns to read a fact from its context, and that a demonstration
-    about another fact says nothing.
+    values it cannot have seen, and each fact's second telling can only be predicted from its first
+    (or, after a false claim, not from it): it learns to read a fact from its context, not the facts.
 
     Args:
         config: The worlds' settings (domain, entities per world, ...); its seed offsets theirs.
         n_texts: Texts to draw.
         seed: Seed of the draw.
-        demonstrations: Items per text (at least 2).
+        facts_per_text: Facts per text, each told by two items (at least 1).
         texts_per_world: Texts drawn from each world.
 
     Returns:
         ``n_texts`` strings; same arguments, same strings.
     """
-    if demonstrations < 2:
-        raise ValueError(f"demonstrations must be >= 2 (got {demonstrations})")
+    if facts_per_text < 1:
+        raise ValueError(f"facts_per_text must be >= 1 (got {facts_per_text})")
     if texts_per_world < 1:
         raise ValueError(f"texts_per_world must be >= 1 (got {texts_per_world})")
     rng = random.Random(f"tinyworld-clusters:scorer:{config.domain}:{config.seed}:{seed}")
     texts: list[str] = []
     for world in range(-(-n_texts // texts_per_world)):
         world_seed = SCORER_SEED_BASE + config.seed * 1_000_000 + world
-        items = cluster_items(replace(config, seed=world_seed))
         by_fact: dict[tuple[str, str], list[ClusterItem]] = {}
-        for item in items:
+        for item in cluster_items(replace(config, seed=world_seed)):
             by_fact.setdefault((item.entity, item.attribute), []).append(item)
         facts = sorted(by_fact)
         for _ in range(min(texts_per_world, n_texts - len(texts))):
-            run = rng.sample(by_fact[rng.choice(facts)], 2) + [rng.choice(items) for _ in range(demonstrations - 2)]
+            run = [item for fact in rng.sample(facts, min(facts_per_text, len(facts)))
+                   for item in rng.sample(by_fact[fact], 2)]
             rng.shuffle(run)
             texts.append(DEMO_SEPARATOR.join(item.demonstration for item in run))
     return texts

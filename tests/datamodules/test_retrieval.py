@@ -140,22 +140,22 @@ def test_scoring_sorts_candidates_by_the_gold_options_normalised_loss(tiny_folde
         assert row["correct"][0] == (min(range(len(losses)), key=losses.__getitem__) == item.answer_index)
 
 
-def test_scorer_texts_pair_two_items_of_one_fact_from_fresh_worlds():
+def test_scorer_texts_tell_each_fact_twice_from_fresh_worlds():
     config = WorldConfig(seed=5, n_entities=6)
-    texts = scorer_texts(config, 20, demonstrations=4, texts_per_world=8)
-    assert texts == scorer_texts(config, 20, demonstrations=4, texts_per_world=8)
-    assert texts != scorer_texts(config, 20, seed=1, demonstrations=4, texts_per_world=8)
+    texts = scorer_texts(config, 20, facts_per_text=3, texts_per_world=8)
+    assert texts == scorer_texts(config, 20, facts_per_text=3, texts_per_world=8)
+    assert texts != scorer_texts(config, 20, seed=1, facts_per_text=3, texts_per_world=8)
     worlds = [cluster_items(replace(config, seed=SCORER_SEED_BASE + 5_000_000 + w)) for w in range(3)]
     for number, text in enumerate(texts):
         items = {item.demonstration: item for item in worlds[number // 8]}  # 8 texts per world, in order
         parts = [items[part] for part in text.split(DEMO_SEPARATOR)]
         facts = [(p.entity, p.attribute) for p in parts]
-        assert len(parts) == 4 and max(facts.count(f) for f in facts) >= 2
+        assert len(parts) == 6 and all(facts.count(f) == 2 for f in facts) and len(set(parts)) == 6
     # The worlds are not the scored ones: no name of the default clusters' world appears.
     scored = {item.entity for item in Clusters().items()}
     assert not any(name in text for text in texts for name in scored)
-    with pytest.raises(ValueError, match="demonstrations"):
-        scorer_texts(config, 1, demonstrations=1)
+    with pytest.raises(ValueError, match="facts_per_text"):
+        scorer_texts(config, 1, facts_per_text=0)
 
 
 def test_scored_candidates_resume_from_their_shards(tiny_folder, tmp_path, monkeypatch):

@@ -41,6 +41,8 @@ def base_substitutes(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
         substitutes += ["--data.init_args.mix_source", f"sampled:12:local-dir:{base}"]
     if "scorer:" in text:
         substitutes += ["--data.init_args.scorer", f"local-dir:{base}"]
+    if "transfer_lm:" in text:
+        substitutes += ["--model.init_args.transfer_lm", f"local-dir:{base}"]
     if "synthesizer:" in text:
         substitutes += ["--data.init_args.transform.init_args.synthesizer.init_args.model", f"local-dir:{synthesizer}"]
     if "gate:" in text:
