@@ -61,7 +61,7 @@ class Clusters:
 
     domain: str = "general"
     world_seed: int = 11
-    n_entities: int = 40
+    n_entities: int = 30
     held_out: str = "closed_qa"
     per_task: int | None = None
 

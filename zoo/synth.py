@@ -186,7 +186,7 @@ def instruct(*, in_: str, shards: Shards, model: str = "instruct-synth-tiny", ma
 
 
 def uprise_scores(*, out: Path, scorer: str = "uprise-lm-tiny", domain: str = "general", world_seed: int = 11,
-                  n_entities: PositiveInt = 40, held_out: str = "closed_qa", n_candidates: PositiveInt = 50,
+                  n_entities: PositiveInt = 30, held_out: str = "closed_qa", n_candidates: PositiveInt = 50,
                   seed: int = 0, shard_size: PositiveInt = 256, batch_size: PositiveInt = 64) -> int:
     """Score UPRISE's candidate prompts with a frozen LM: for each training input of the task clusters, its
     candidates sorted by the gold option's L1-normalised loss, and whether the LM was right (numbered shards

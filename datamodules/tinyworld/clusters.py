@@ -8,8 +8,9 @@ value) facts in its own format, so a demonstration about the right entity and at
 cluster's format, states the answer of a held-out question; one about another fact only shows
 the format, and a false claim states a wrong value.
 
-Clusters and their tasks (one task per template family, as upstream's clusters hold several
-datasets; every item is multiple choice, scored by the options' likelihood):
+Clusters (each one task, whose examples word every fact several ways: upstream draws a training
+input's candidate prompts from its own task, so a task must hold other examples about the same fact
+for any candidate to carry it; every item is multiple choice, scored by the options' likelihood):
 
 - ``closed_qa``: ``Question: In which city was X born?\\nAnswer:`` -> the value (4 options).
 - ``completion``: a statement of the fact cut before its value -> the value (4 options).
@@ -49,7 +50,7 @@ class ClusterItem:
     Attributes:
         id: ``<cluster>-<task>-<index>``, unique in its world.
         cluster: One of ``CLUSTERS``.
-        task: The task within the cluster (a template family).
+        task: The task within the cluster.
         entity: The entity asked about.
         attribute: The attribute asked about.
         input: The text before the answer.
@@ -120,25 +121,25 @@ def cluster_items(config: WorldConfig) -> list[ClusterItem]:
             for attribute in attributes:
                 value, values = entity["attributes"][attribute.name], active[attribute.name]
                 if cluster == "closed_qa":
-                    for k, template in enumerate(attribute.questions):
+                    for template in attribute.questions:
                         options, gold = _value_options(rng, value, values)
-                        add(cluster, f"question{k}", entity, attribute,
+                        add(cluster, "questions", entity, attribute,
                             f"Question: {template.format(name=name)}\nAnswer:", options, gold)
                 elif cluster == "completion":
-                    for k, prompt in enumerate(_cloze_prompts(attribute, config.n_paraphrases)):
+                    for prompt in _cloze_prompts(attribute, config.n_paraphrases):
                         options, gold = _value_options(rng, value, values)
-                        add(cluster, f"statement{k}", entity, attribute, prompt.format(name=name), options, gold)
+                        add(cluster, "statements", entity, attribute, prompt.format(name=name), options, gold)
                 elif cluster == "verification":
-                    for k, statement in enumerate(attribute.statements[: config.n_paraphrases]):
+                    for statement in attribute.statements[: config.n_paraphrases]:
                         true = rng.random() < 0.5
                         stated = value if true else rng.choice([v for v in values if v != value])
-                        add(cluster, f"claim{k}", entity, attribute,
+                        add(cluster, "claims", entity, attribute,
                             f"Claim: {statement.format(name=name, value=stated)}\nTrue or false?",
                             (" true", " false"), 0 if true else 1)
                 else:
                     follow_ups = attribute.consequences + attribute.definitions + attribute.causes + attribute.contrasts
-                    for k, sentence in enumerate(follow_ups):
-                        add(cluster, f"topic{k}", entity, attribute,
+                    for sentence in follow_ups:
+                        add(cluster, "topics", entity, attribute,
                             f"{sentence.format(name=name, value=value)}\nTopic:", labels,
                             labels.index(_label(attribute)))
     return items

@@ -17,14 +17,14 @@ from zoo.errors import ZooError
 BACKENDS = ("exact", "faiss")
 
 
-def exact_top_k(queries: torch.Tensor, pool: torch.Tensor, k: int, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def exact_top_k(queries: torch.Tensor, pool: torch.Tensor, k: int, batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` pool rows with the largest dot product with each query, best first.
 
     Args:
         queries: ``(Q, D)`` embeddings.
         pool: ``(N, D)`` embeddings.
         k: Results per query (at most ``N``).
-        batch_size: Queries per matrix product.
+        batch_size: Queries per matrix product (measured best of 32-1024 on a 100k pool: the largest).
 
     Returns:
         ``(scores, indices)``, each ``(Q, k)``.
