@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 import math
 
 import pytest
@@ -70,6 +71,8 @@ def test_a_study_file_of_ones_own_loads_with_the_protocol_defaults(tmp_path):
     ({"headline": "test/cloze_acc"}, "headline metric test/cloze_acc is not among metrics", "add it to metrics"),
     ({"arms": {"base": "configs/base_lm/base-lm-tiny.yaml"}}, "arm name 'base' is the base_from arm's", "name the arm"),
     ({"allow_fewer_seeds": "yes"}, "allow_fewer_seeds must be true or false", "fix the study file"),
+    ({"arm_overrides": {"c": ["--x", "1"]}}, "arm_overrides must map arms (a, b)", "fix the study file"),
+    ({"arm_overrides": {"a": "--x 1"}}, "arm_overrides.a must be a list of strings", "fix the study file"),
 ])
 def test_a_bad_study_file_is_one_line_naming_the_problem_and_the_fix(tmp_path, changes, problem, fix):
     with pytest.raises(ZooError) as error:
@@ -217,6 +220,18 @@ def test_a_rebuilt_base_makes_another_run(monkeypatch, tmp_path):
         assert seeds.dependency_identities(recipe) == {"base-lm-tiny": identity}
         assert seeds.run(recipe, 0, ["--trainer.max_steps", "3"], fit)["metrics"] == {"test/ppl": float(runs)}
     assert len(fits) == 2
+
+
+def test_arms_that_share_a_recipe_differ_by_their_own_overrides(tmp_path):
+    """UPRISE's arms: one recipe, each arm its prompt source; an arm's arguments come after the study's."""
+    recipe = "configs/uprise/uprise-retriever-tinyworld.yaml"
+    study = load_study(write_study(tmp_path, arms={"tuned": recipe, "bm25": recipe}, method="tuned", baselines=["bm25"],
+                                   arm_overrides={"bm25": ["--model.init_args.prompt_source", "bm25"]}))
+    assert [(arm, own) for arm, _, own in study.runs] == [("tuned", []),
+                                                          ("bm25", ["--model.init_args.prompt_source", "bm25"])]
+    seen = []
+    seeds.study_runs(replace(study, seeds=(0,)), lambda arguments: seen.append(arguments) or {"test/ppl": 1.0})
+    assert "bm25" not in seen[0] and seen[1][-2:] == ["--model.init_args.prompt_source", "bm25"]
 
 
 def test_a_study_varies_the_seeds_only_and_the_base_arm_never_trains(tmp_path):
