@@ -47,27 +47,45 @@ VALIDATION_SHARE = 0.1
 TEST_BATCH = 100
 
 
+#: Where the clusters come from: the tinyworld generator, or the real sets under ``ZOO_DATA_DIR``.
+CLUSTER_SOURCES = ("tinyworld", "zoo-data")
+
+
 @dataclass(frozen=True)
 class Clusters:
-    """The task clusters: the tinyworld they ask about and the one held out of the retriever's training.
+    """The task clusters and the one held out of the retriever's training.
 
     Args:
+        source: ``tinyworld`` (``datamodules.tinyworld.clusters``: one world's facts in four formats) or
+            ``zoo-data`` (``datamodules.real_clusters``: ARC, OBQA, COPA, PIQA, SIQA, CSQA, WinoGrande,
+            WSC, BoolQ, SST-2 from ``ZOO_DATA_DIR``).
         domain: The tinyworld domain of the facts.
         world_seed: The world's seed (the scoring LM must not have been trained on it).
         n_entities: Entities of the world (every cluster asks about each of their facts).
         held_out: The cluster the retriever never sees: its examples are the test inputs, never prompts.
-        per_task: Keep at most this many examples of each training task in the pool (upstream: 10,000).
+        per_task: Keep at most this many examples of each task (a seeded subsample; upstream: 10,000).
     """
 
+    source: str = "tinyworld"
     domain: str = "general"
     world_seed: int = 11
     n_entities: int = 30
     held_out: str = "closed_qa"
     per_task: int | None = None
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The clusters of this source."""
+        from datamodules.real_clusters import REAL_CLUSTERS
+
+        return CLUSTERS if self.source == "tinyworld" else tuple(REAL_CLUSTERS)
+
     def __post_init__(self) -> None:
-        if self.held_out not in CLUSTERS:
-            raise ZooError(f"held_out={self.held_out!r} is not a cluster; choose one of {', '.join(CLUSTERS)}")
+        if self.source not in CLUSTER_SOURCES:
+            raise ZooError(f"clusters source={self.source!r}; choose one of {', '.join(CLUSTER_SOURCES)}")
+        if self.held_out not in self.names:
+            raise ZooError(f"held_out={self.held_out!r} is not a cluster of {self.source}; choose one of "
+                           f"{', '.join(self.names)}")
         if self.per_task is not None:
             check_int("per_task", self.per_task, 1, "examples per task in the pool")
         try:
@@ -76,21 +94,26 @@ class Clusters:
             raise ZooError(f"clusters: {error}") from None
 
     def items(self) -> list[ClusterItem]:
-        return cluster_items(WorldConfig(domain=self.domain, seed=self.world_seed, n_entities=self.n_entities))
+        """Every cluster's examples, ``per_task`` of each task at most (a seeded subsample, in order)."""
+        if self.source == "zoo-data":
+            from datamodules.real_clusters import real_cluster_items
+
+            items = real_cluster_items()
+        else:
+            items = cluster_items(WorldConfig(domain=self.domain, seed=self.world_seed, n_entities=self.n_entities))
+        if self.per_task is None:
+            return items
+        by_task: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            by_task.setdefault(task_of(item), []).append(index)
+        kept = {index for task, indices in by_task.items()
+                for index in (random.Random(f"uprise:pool:{task}").sample(indices, self.per_task)
+                              if len(indices) > self.per_task else indices)}
+        return [item for index, item in enumerate(items) if index in kept]
 
     def pool(self) -> list[ClusterItem]:
-        """The training clusters' examples, ``per_task`` of each task at most (a seeded subsample, in order)."""
-        by_task: dict[str, list[ClusterItem]] = {}
-        for item in self.items():
-            if item.cluster != self.held_out:
-                by_task.setdefault(f"{item.cluster}/{item.task}", []).append(item)
-        kept = []
-        for task, items in by_task.items():
-            if self.per_task is not None and len(items) > self.per_task:
-                chosen = set(random.Random(f"uprise:pool:{task}").sample(range(len(items)), self.per_task))
-                items = [item for index, item in enumerate(items) if index in chosen]
-            kept += items
-        return kept
+        """The training clusters' examples: the prompt pool and the retriever's training inputs."""
+        return [item for item in self.items() if item.cluster != self.held_out]
 
     def test(self) -> list[ClusterItem]:
         """The held-out cluster's examples: the inputs a retriever is tested on."""

@@ -90,7 +90,7 @@ ENCODER_TINY = ["--data.init_args.batch_size", "4", "--data.init_args.max_length
 
 
 #: TINY for the retriever recipes: a 6-entity world's clusters, 4 candidates, one negative of each kind, short texts.
-RETRIEVER_TINY = ["--data.init_args.clusters", '{"n_entities": 6, "per_task": 4}', "--data.init_args.n_candidates", "4",
+RETRIEVER_TINY = ["--data.init_args.clusters", '{"n_entities": 6, "per_task": 12}', "--data.init_args.n_candidates", "4",
                   "--data.init_args.hard_negatives", "1", "--data.init_args.random_negatives", "1",
                   "--data.init_args.batch_size", "4", "--data.init_args.query_length", "32",
                   "--data.init_args.prompt_length", "32", *TINY[TINY.index("--trainer.max_steps"):]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import replace
 
 import pytest
@@ -54,12 +55,15 @@ def test_pool_holds_the_training_clusters_and_test_the_held_out_one():
     pool, test = SMALL.pool(), SMALL.test()
     assert {item.cluster for item in pool} == set(CLUSTERS) - {"closed_qa"}
     assert {item.cluster for item in test} == {"closed_qa"} and len(test) == 6 * 5 * 2
-    capped = Clusters(n_entities=6, per_task=5).pool()
-    assert all(sum(task_of(i) == task_of(item) for i in capped) <= 5 for item in capped)
-    assert {item.id for item in capped} <= {item.id for item in pool}
+    capped = Clusters(n_entities=6, per_task=5)
+    assert all(sum(task_of(i) == task_of(item) for i in capped.pool()) == 5 for item in capped.pool())
+    assert {item.id for item in capped.pool()} <= {item.id for item in pool} and len(capped.test()) == 5
+    assert capped.pool() == Clusters(n_entities=6, per_task=5).pool()  # a seeded subsample
 
 
 @pytest.mark.parametrize("fields, message", [({"held_out": "sports"}, "is not a cluster"),
+                                             ({"source": "web"}, "choose one of tinyworld, zoo-data"),
+                                             ({"source": "zoo-data", "held_out": "closed_qa"}, "close_qa"),
                                              ({"n_entities": 2}, "n_entities"), ({"per_task": 0}, "per_task")])
 def test_bad_clusters_are_refused_with_the_fix(fields, message):
     with pytest.raises(ZooError, match=message):
@@ -173,3 +177,26 @@ def test_scored_candidates_resume_from_their_shards(tiny_folder, tmp_path, monke
     assert len(calls) == 1  # only the missing shard is scored again
     with pytest.raises(ZooError, match="other settings"):
         retrieval.scored_candidates(f"local-dir:{tiny_folder}", clusters, 2, out=tmp_path, shard_size=10)
+
+
+def test_real_clusters_read_every_set_as_multiple_choice():
+    from datamodules.real_clusters import REAL_CLUSTERS
+
+    clusters = Clusters(source="zoo-data", held_out="reading", per_task=20)
+    items = clusters.items()
+    assert {item.cluster for item in items} == set(REAL_CLUSTERS)
+    assert {item.task for item in clusters.test()} == {"boolq"} and len(clusters.test()) == 20
+    assert len({item.task for item in items}) == sum(len(paths) for paths in REAL_CLUSTERS.values())
+    for item in items:
+        assert 0 <= item.answer_index < len(item.options) and all(o.startswith(" ") for o in item.options)
+    wsc = next(item for item in items if item.task == "winograd_wsc")
+    shared_end = os.path.commonprefix([option[::-1] for option in wsc.options])[::-1]
+    assert len(set(wsc.options)) == 2 and shared_end.endswith(".") and not wsc.input.endswith(" ")
+    sst2 = next(item for item in items if item.task == "sst2")
+    assert sst2.input.startswith("Review: ") and sst2.options == (" negative", " positive")
+
+
+def test_real_clusters_without_zoo_data_dir_say_how_to_fix(monkeypatch):
+    monkeypatch.delenv("ZOO_DATA_DIR")
+    with pytest.raises(ZooError, match="ZOO_DATA_DIR"):
+        Clusters(source="zoo-data", held_out="reading").items()
