@@ -15,9 +15,10 @@ not depend on what the weights know. Needs ``ZOO_DATA_DIR`` (SST-2).
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+
+from benchmarks.perf import best_of
 
 #: Batched scoring over the plain per-sentence loop that the issue asks for.
 TARGET_RATIO = 1.0
@@ -36,16 +37,6 @@ def load_model(reference: str, timesteps: tuple[int, ...]):
         return module.eval(), reference
     except ZooError:
         return DiffusionPLM(init_from="minilm-l6-v2", score_timesteps=timesteps).eval(), "minilm-l6-v2 (untrained head)"
-
-
-def best_of(rounds: int, function) -> float:
-    """Fastest wall time of ``function`` over ``rounds`` runs."""
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:

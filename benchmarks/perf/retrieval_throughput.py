@@ -19,19 +19,10 @@ Without a built ``--scorer`` a seeded llama-tiny stands in: speed does not depen
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
-
-def best_of(rounds: int, function) -> float:
-    """Fastest wall time of ``function`` over ``rounds`` runs."""
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
+from benchmarks.perf import best_of
 
 
 def search(args) -> None:
