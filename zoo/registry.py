@@ -77,6 +77,17 @@ class Entry:
         return PROJECT_ROOT / self.recipe
 
     @property
+    def needs_hub(self) -> bool:
+        """Whether building or loading it needs the hub: an upstream release, or a recipe that names a hub model
+        (UPRISE's real-cluster retriever scores with a hub LM)."""
+        if self.source.startswith("hf-hub:"):
+            return True
+        if not self.recipe:
+            return False
+        recipe = yaml.safe_load(self.recipe_path.read_text(encoding="utf-8"))
+        return any(text.startswith("hf-hub:") for text in _strings(recipe))
+
+    @property
     def depends_on(self) -> tuple[str, ...]:
         """The entries the recipe names (``init_from``, a prior, a generator, a synthesizer, a scorer,
         ``sampled:N:NAME`` data...): every string in it, or a ``:``-separated part of one, that is

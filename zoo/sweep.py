@@ -34,7 +34,7 @@ class Plan(NamedTuple):
 NO_DATA_DIR = ("reads the real data sets, and ZOO_DATA_DIR is not set: point it at them (SOURCES.md lists them) "
                "or name the suite with --suites")
 #: Why the upstream hub entries are left out of a board built without ``--hub``.
-NO_HUB = "upstream hf-hub releases need the network: pass --hub"
+NO_HUB = "upstream hf-hub releases, and recipes that name hub models, need the network: pass --hub"
 
 
 def plan(pattern: str = "*", suites: list[str] | None = None, include_hub: bool = False) -> Plan:
@@ -52,8 +52,8 @@ def plan(pattern: str = "*", suites: list[str] | None = None, include_hub: bool 
     for name in list_models(pattern):
         entry = entries()[name]
         wanted = [s for s in entry.suites if suites is None or s in suites]
-        # A package's model (the offline MiniLM) is on this machine; only hub releases need the network.
-        if entry.source.startswith("hf-hub:") and not include_hub:
+        # A package's model (the offline MiniLM) is on this machine; only what names the hub needs the network.
+        if entry.needs_hub and not include_hub:
             for suite in wanted:
                 left_out.setdefault((suite, NO_HUB), []).append(name)
             continue

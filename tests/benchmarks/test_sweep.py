@@ -59,6 +59,13 @@ def test_plan_skips_real_suites_without_data_and_hub_entries(monkeypatch):
     monkeypatch.setattr(zoo.sweep, "entries", lambda: registry)
     _, skipped = zoo.sweep.plan("adaptllm-medicine-llm")
     assert skipped == [("real-biomed", ("adaptllm-medicine-llm",), zoo.sweep.NO_HUB)]
+    # So is a recipe that names a hub model (UPRISE's real-cluster retriever scores with a hub LM); one that names
+    # only zoo models is built here.
+    registry["uprise-retriever-minilm"] = dataclasses.replace(registry["uprise-retriever-minilm"], suites=["uprise-tinyworld"])
+    assert registry["uprise-retriever-minilm"].needs_hub and not registry["uprise-retriever-tinyworld"].needs_hub
+    work, skipped = zoo.sweep.plan("uprise-retriever-*")
+    assert work == [("uprise-retriever-tinyworld", ["uprise-tinyworld"])]
+    assert skipped == [("uprise-tinyworld", ("uprise-retriever-minilm",), zoo.sweep.NO_HUB)]
 
 
 def test_a_model_a_package_ships_is_planned_like_a_built_one(monkeypatch, tmp_path):
