@@ -178,3 +178,15 @@ def test_test_phase_logs_held_out_accuracy_per_prompt_source(tiny_folder, tmp_pa
     expected = uprise(cli.model, {"lm": lm, "clusters": TINY_CLUSTERS, "source": "bm25"}, None)[0]
     assert metrics["test/acc"] == pytest.approx(expected.value, abs=1e-6)
     assert metrics["test/transfer_acc"] == pytest.approx(expected.value, abs=1e-6)  # the same LM twice here
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--held-out", "sports"], "is not a cluster of tinyworld"),
+    (["--scorer", "nope-lm"], "unknown model 'nope-lm'"),
+    (["--n-entities", "2"], "n_entities"),
+])
+def test_uprise_scores_bad_input_is_one_error_line_and_writes_nothing(run_zoo, tmp_path, args, message):
+    out = tmp_path / "scores"
+    code, _, err = run_zoo("synth", "uprise-scores", "--out", out, *args)
+    assert code == 2 and "Traceback" not in err and err.strip().startswith("zoo: error:") and message in err
+    assert not out.exists()
