@@ -7,6 +7,7 @@ items (``benchmarks.contamination``); ``record_contamination`` adds it to a fold
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ def build(name: str, preset: str = "full", force: bool = False, _building: tuple
                            "remove one of the names from its recipe")
         build(dependency, preset=preset, _building=(*_building, name))
     run_dir = zoo_home() / "runs" / preset / name
+    # A (re)build is a fresh run: Lightning would save it as last-v1.ckpt beside the previous build's last.ckpt,
+    # and resuming that folder with ckpt_path=last would read the stale one.
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     # The recipe names its base (and any prior or generator) by registry name: a smoke build uses their smoke builds.
     with using_preset(preset):
         cli, metrics = fit_and_test([*args, "--trainer.default_root_dir", str(run_dir)])

@@ -53,6 +53,12 @@ def test_smoke_build_loads_by_name_and_matches_transformers(run_zoo):
     finally:
         (folder / "zoo_card.json").write_text(saved)
 
+    # A forced rebuild is a fresh run: its run folder keeps no checkpoint of the previous build.
+    code, _, err = run_zoo("build", "base-lm-tiny", "--preset", "smoke", "--force")
+    assert code == 0, err
+    run_checkpoints = folder.parents[1] / "runs" / "smoke" / "base-lm-tiny" / "checkpoints"
+    assert sorted(path.name for path in run_checkpoints.iterdir()) == ["last.ckpt"]
+
 
 def test_build_prints_no_warning_and_list_shows_the_smoke_build(tmp_path):
     """The console of a real `zoo build` process: its own lines and bars, no third-party warnings or tips."""
