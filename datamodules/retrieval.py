@@ -168,8 +168,11 @@ def option_losses(net, tokenizer, contexts: list[str], options: list[tuple[str, 
         continuations = [piece[o] for o in opts]
         if any(not c for c in continuations):
             raise ZooError(f"an option of {opts} has no tokens")
-        room = window - sum(len(c) - 1 for c in continuations)
-        context = bos + context[-(room - len(bos)):]
+        # The context is cut from the left so that it and every option's branch fit the LM's window.
+        room = window - len(bos) - sum(len(c) - 1 for c in continuations)
+        if room < 1:
+            raise ZooError(f"the options {opts} alone fill the LM's {window}-token window; shorten them")
+        context = bos + context[-room:]
         rows.append(shared_row(context, list(range(n_requests, n_requests + len(opts))), continuations))
         lengths.append([len(c) for c in continuations])
         n_requests += len(opts)

@@ -200,3 +200,19 @@ def test_real_clusters_without_zoo_data_dir_say_how_to_fix(monkeypatch):
     monkeypatch.delenv("ZOO_DATA_DIR")
     with pytest.raises(ZooError, match="ZOO_DATA_DIR"):
         Clusters(source="zoo-data", held_out="reading").items()
+
+
+def test_option_losses_cut_a_long_context_from_the_left_and_refuse_options_beyond_the_window(tiny_folder):
+    from zoo.resolve import load_pretrained
+
+    net, tokenizer = load_pretrained(f"local-dir:{tiny_folder}")
+    window = int(net.config.max_position_embeddings)
+    item = SMALL.test()[0]
+    long_context = "Mara Vin was born in Osaka. " * window + item.input
+    cut = option_losses(net, tokenizer, [long_context], [item.options])[0]
+    ids = tokenizer(long_context, add_special_tokens=False)["input_ids"]
+    room = window - 1 - sum(len(tokenizer(o, add_special_tokens=False)["input_ids"]) - 1 for o in item.options)
+    kept = tokenizer.decode(ids[-room:])
+    assert cut == pytest.approx(option_losses(net, tokenizer, [kept], [item.options])[0], abs=1e-4)
+    with pytest.raises(ZooError, match="window"):
+        option_losses(net, tokenizer, ["a"], [(" word" * window,)])
