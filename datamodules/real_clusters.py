@@ -18,19 +18,16 @@ from datamodules.real_corpora import data_dir
 from datamodules.tinyworld.clusters import ClusterItem
 from zoo.errors import ZooError
 
-#: cluster -> its data sets (files under ``ZOO_DATA_DIR``).
-REAL_CLUSTERS: dict[str, tuple[str, ...]] = {
-    "close_qa": ("zeroshot/arc_easy.jsonl", "zeroshot/arc_challenge.jsonl", "zeroshot/openbook_qa.jsonl"),
-    "commonsense": ("zeroshot/copa.jsonl", "zeroshot/piqa.jsonl", "zeroshot/siqa.jsonl",
-                    "zeroshot/commonsense_qa.jsonl"),
-    "coreference": ("zeroshot/winogrande.jsonl", "zeroshot/winograd_wsc.jsonl"),
-    "reading": ("zeroshot/boolq.jsonl",),
-    "sentiment": ("sst2/dev.tsv",),
+#: cluster -> {task: its file under ``ZOO_DATA_DIR``}.
+REAL_CLUSTERS: dict[str, dict[str, str]] = {
+    "close_qa": {"arc_easy": "zeroshot/arc_easy.jsonl", "arc_challenge": "zeroshot/arc_challenge.jsonl",
+                 "openbook_qa": "zeroshot/openbook_qa.jsonl"},
+    "commonsense": {"copa": "zeroshot/copa.jsonl", "piqa": "zeroshot/piqa.jsonl", "siqa": "zeroshot/siqa.jsonl",
+                    "commonsense_qa": "zeroshot/commonsense_qa.jsonl"},
+    "coreference": {"winogrande": "zeroshot/winogrande.jsonl", "winograd_wsc": "zeroshot/winograd_wsc.jsonl"},
+    "reading": {"boolq": "zeroshot/boolq.jsonl"},
+    "sentiment": {"sst2": "sst2/dev.tsv"},
 }
-
-
-def _task(path: str) -> str:
-    return os.path.splitext(os.path.basename(path))[0].replace("dev", "sst2")
 
 
 def _multiple_choice(row: dict) -> tuple[str, tuple[str, ...], int]:
@@ -68,12 +65,11 @@ def real_cluster_items() -> list[ClusterItem]:
     """
     root = data_dir()
     items: list[ClusterItem] = []
-    for cluster, paths in REAL_CLUSTERS.items():
-        for path in paths:
+    for cluster, tasks in REAL_CLUSTERS.items():
+        for task, path in tasks.items():
             file = root / path
             if not file.is_file():
                 raise ZooError(f"{file} not found; ZOO_DATA_DIR must hold the layout described in its SOURCES.md")
-            task = _task(path)
             for text, options, gold in _examples(file, path):
                 items.append(ClusterItem(f"{cluster}-{task}-{len(items):06d}", cluster, task, "", "", text, options,
                                          gold))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,7 +33,7 @@ from tqdm import tqdm
 
 from datamodules.base import ZooDataModule
 from datamodules.checks import check_int
-from datamodules.option_scoring import score_rows, shared_row
+from datamodules.option_scoring import plain_row, score_rows, shared_row
 from datamodules.tinyworld import WorldConfig
 from datamodules.tinyworld.clusters import CLUSTERS, DEMO_SEPARATOR, ClusterItem, cluster_items
 from zoo.errors import ZooError
@@ -94,7 +95,11 @@ class Clusters:
             raise ZooError(f"clusters: {error}") from None
 
     def items(self) -> list[ClusterItem]:
-        """Every cluster's examples, ``per_task`` of each task at most (a seeded subsample, in order)."""
+        """Every cluster's examples, ``per_task`` of each task at most (a seeded subsample, in order); made or
+        read once per process (the pool and the test set are asked for per test batch)."""
+        return list(_cluster_items(self))
+
+    def _make_items(self) -> list[ClusterItem]:
         if self.source == "zoo-data":
             from datamodules.real_clusters import real_cluster_items
 
@@ -118,6 +123,11 @@ class Clusters:
     def test(self) -> list[ClusterItem]:
         """The held-out cluster's examples: the inputs a retriever is tested on."""
         return [item for item in self.items() if item.cluster == self.held_out]
+
+
+@lru_cache(maxsize=4)
+def _cluster_items(clusters: Clusters) -> tuple[ClusterItem, ...]:
+    return tuple(clusters._make_items())
 
 
 def task_of(item: ClusterItem) -> str:
@@ -163,26 +173,32 @@ def option_losses(net, tokenizer, contexts: list[str], options: list[tuple[str, 
         piece[choice] = tokenizer(choice, add_special_tokens=False)["input_ids"]
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     window = int(net.config.max_position_embeddings)
-    rows, lengths, n_requests = [], [], 0
+    shared, plain, lengths, n_requests = [], [], [], 0
     for context, opts in zip(encoded, options):
         continuations = [piece[o] for o in opts]
         if any(not c for c in continuations):
             raise ZooError(f"an option of {opts} has no tokens")
-        # The context is cut from the left so that it and every option's branch fit the LM's window.
+        if max(len(c) for c in continuations) >= window:
+            raise ZooError(f"an option of {opts} is longer than the LM's {window}-token window; shorten it")
+        members = list(range(n_requests, n_requests + len(opts)))
+        # The context is cut from the left so that it and every option's branch fit the LM's window; options that
+        # do not fit as branches of one row are scored each alone, cut from the left as lm-eval cuts.
         room = window - len(bos) - sum(len(c) - 1 for c in continuations)
-        if room < 1:
-            raise ZooError(f"the options {opts} alone fill the LM's {window}-token window; shorten them")
-        context = bos + context[-room:]
-        rows.append(shared_row(context, list(range(n_requests, n_requests + len(opts))), continuations))
+        if room >= 1:
+            shared.append(shared_row(bos + context[-room:], members, continuations))
+        else:
+            plain += [plain_row(m, bos + context, c, window) for m, c in zip(members, continuations)]
         lengths.append([len(c) for c in continuations])
         n_requests += len(opts)
     decoder, output_layer = net.get_decoder(), net.get_output_embeddings()
     device = next(net.parameters()).device
     sums: dict[int, float] = {}
-    order = sorted(range(len(rows)), key=lambda r: -len(rows[r].tokens))
-    for start in tqdm(range(0, len(order), batch_size), desc=progress, disable=progress is None, unit="batch"):
-        batch = [rows[r] for r in order[start:start + batch_size]]
-        sums.update({index: total for index, (total, _) in score_rows(decoder, output_layer, batch, True, device)})
+    batches = []
+    for rows, masked in ((shared, True), (plain, False)):
+        rows = sorted(rows, key=lambda row: -len(row.tokens))
+        batches += [(rows[start:start + batch_size], masked) for start in range(0, len(rows), batch_size)]
+    for batch, masked in tqdm(batches, desc=progress, disable=progress is None, unit="batch"):
+        sums.update({index: total for index, (total, _) in score_rows(decoder, output_layer, batch, masked, device)})
     out, index = [], 0
     for counts in lengths:
         out.append([-sums[index + k] / n for k, n in enumerate(counts)])
@@ -283,6 +299,7 @@ def training_examples(rows: list[dict], pool: list[ClusterItem], hard_negatives:
         negatives' demonstrations, in that order.
     """
     by_id = {item.id: item for item in pool}
+    others = {task: sorted(item.id for item in pool if task_of(item) != task) for task in set(map(task_of, pool))}
     examples = []
     for row in rows:
         right = [candidate for candidate, correct in zip(row["candidates"], row["correct"]) if correct]
@@ -290,9 +307,9 @@ def training_examples(rows: list[dict], pool: list[ClusterItem], hard_negatives:
             continue
         positive = right[0]
         hard = [c for c in row["candidates"] if c != positive][-hard_negatives:] if hard_negatives else []
-        task = task_of(by_id[row["id"]])
-        others = sorted(item.id for item in pool if task_of(item) != task)
-        drawn = random.Random(f"uprise:negatives:{seed}:{row['id']}").sample(others, min(random_negatives, len(others)))
+        other_tasks = others[task_of(by_id[row["id"]])]
+        drawn = random.Random(f"uprise:negatives:{seed}:{row['id']}").sample(other_tasks,
+                                                                               min(random_negatives, len(other_tasks)))
         examples.append({"id": row["id"], "query": by_id[row["id"]].input,
                          "prompts": [by_id[c].demonstration for c in (positive, *hard, *drawn)]})
     return examples
@@ -312,7 +329,8 @@ class RetrievalDataModule(ZooDataModule):
         prompt_length: Longest prompt, in tokens (upstream 256).
         batch_size: Queries per step (upstream 16); every query's prompts are negatives of the others.
         scoring_batch_size: Rows per forward of the scorer.
-        seed: Seed of the candidates, the negatives' draw and the data order.
+        seed: Seed of the data order (the candidates and the random negatives are drawn once, with seed 0, so a
+            study's seeds leave the retriever's examples as they are).
 
     Raises:
         ZooError: for a count below its minimum or an unknown cluster.

@@ -18,7 +18,8 @@ from jsonargparse.typing import PositiveInt
 
 from zoo.errors import ZooError
 
-if TYPE_CHECKING:  # resolved by jsonargparse when the toedit parser is built; importing it loads torch
+if TYPE_CHECKING:  # resolved by jsonargparse when a verb's parser is built; importing them loads torch
+    from datamodules.retrieval import Clusters
     from datamodules.transforms.token_editing import EditSettings
 
 #: A split of a document source, as ``TextCorpusDataModule`` splits it.
@@ -185,8 +186,7 @@ def instruct(*, in_: str, shards: Shards, model: str = "instruct-synth-tiny", ma
     return 0
 
 
-def uprise_scores(*, out: Path, scorer: str = "uprise-lm-tiny", domain: str = "general", world_seed: int = 11,
-                  n_entities: PositiveInt = 30, held_out: str = "closed_qa", n_candidates: PositiveInt = 50,
+def uprise_scores(*, out: Path, clusters: Clusters, scorer: str = "uprise-lm-tiny", n_candidates: PositiveInt = 50,
                   seed: int = 0, shard_size: PositiveInt = 256, batch_size: PositiveInt = 64) -> int:
     """Score UPRISE's candidate prompts with a frozen LM: for each training input of the task clusters, its
     candidates sorted by the gold option's L1-normalised loss, and whether the LM was right (numbered shards
@@ -194,19 +194,15 @@ def uprise_scores(*, out: Path, scorer: str = "uprise-lm-tiny", domain: str = "g
 
     Args:
         out: Output folder of numbered .jsonl shards (running again resumes).
+        clusters: The task clusters (tinyworld or zoo-data) and the one held out of the pool.
         scorer: The frozen causal LM: zoo name, local-dir:/path or hf-hub:org/name.
-        domain: The tinyworld domain of the task clusters.
-        world_seed: The clusters' world seed.
-        n_entities: Entities of the clusters' world.
-        held_out: The cluster left out of the pool (closed_qa, completion, verification, topic).
         n_candidates: Candidates per training input (upstream L = 50).
         seed: Seed of the candidates' draw.
         shard_size: Training inputs per shard.
         batch_size: Rows per forward of the scorer.
     """
-    from datamodules.retrieval import Clusters, scored_candidates
+    from datamodules.retrieval import scored_candidates
 
-    clusters = Clusters(domain=domain, world_seed=world_seed, n_entities=n_entities, held_out=held_out)
     rows = scored_candidates(scorer, clusters, n_candidates, seed, out=out, shard_size=shard_size,
                              batch_size=batch_size)
     kept = sum(any(row["correct"]) for row in rows)

@@ -34,11 +34,10 @@ def _all_sources(module: Any, lm: str, clusters_json: str, k: int, seed: int, li
     clusters = Clusters(**json.loads(clusters_json))
     items = clusters.test()[:limit] if limit else clusters.test()
     pool = [item.demonstration for item in clusters.pool()]
-    module.hparams.num_prompts = k
     scores = {}
     for source in PROMPT_SOURCES:
-        right = answered_right(lm, [[pool[i] for i in row] for row in module.prompt_indices(source, pool, items, seed)],
-                               items)
+        chosen = module.prompt_indices(source, pool, items, seed, k)
+        right = answered_right(lm, [[pool[i] for i in row] for row in chosen], items)
         value = sum(right) / len(right)
         scores[source] = Score("acc", value, math.sqrt(value * (1 - value) / len(items)))
     return scores

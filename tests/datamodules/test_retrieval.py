@@ -216,3 +216,14 @@ def test_option_losses_cut_a_long_context_from_the_left_and_refuse_options_beyon
     assert cut == pytest.approx(option_losses(net, tokenizer, [kept], [item.options])[0], abs=1e-4)
     with pytest.raises(ZooError, match="window"):
         option_losses(net, tokenizer, ["a"], [(" word" * window,)])
+
+
+def test_options_too_long_to_share_a_row_are_scored_each_alone(tiny_folder):
+    from zoo.resolve import load_pretrained
+
+    net, tokenizer = load_pretrained(f"local-dir:{tiny_folder}")
+    window = int(net.config.max_position_embeddings)
+    options = (" born in Osaka" * (window // 8), " born in Lisbon" * (window // 8))  # together beyond the window
+    assert sum(len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in options) > window
+    losses = option_losses(net, tokenizer, ["Mara Vin was"], [options])[0]
+    assert losses == pytest.approx(_plain_losses(net, tokenizer, "Mara Vin was", options), abs=1e-4)

@@ -64,24 +64,28 @@ def _minilm():
     return AutoModel.from_pretrained(folder, trust_remote_code=False).eval(), AutoTokenizer.from_pretrained(folder)
 
 
-def minilm_prompts(pool: list[str], queries: list[str], k: int) -> list[list[int]]:
-    """The ``k`` pool indices nearest each query by the pretrained MiniLM (mean pooling, cosine similarity,
-    as sentence-transformers uses it)."""
+@torch.inference_mode()
+def _minilm_embeddings(texts: tuple[str, ...]) -> torch.Tensor:
     from zoo.nets import pool as pool_states
 
     model, tokenizer = _minilm()
+    out = []
+    for start in range(0, len(texts), 64):
+        batch = tokenizer(list(texts[start:start + 64]), truncation=True, max_length=256, padding=True,
+                          return_tensors="pt")
+        states = model(**batch).last_hidden_state
+        out.append(torch.nn.functional.normalize(pool_states(states, batch["attention_mask"], "mean"), dim=-1))
+    return torch.cat(out)
 
-    @torch.inference_mode()
-    def embed(texts: list[str]) -> torch.Tensor:
-        out = []
-        for start in range(0, len(texts), 64):
-            batch = tokenizer(texts[start:start + 64], truncation=True, max_length=256, padding=True,
-                              return_tensors="pt")
-            states = model(**batch).last_hidden_state
-            out.append(torch.nn.functional.normalize(pool_states(states, batch["attention_mask"], "mean"), dim=-1))
-        return torch.cat(out)
 
-    return exact_top_k(embed(queries), embed(pool), k)[1].tolist()
+#: The pool's MiniLM embeddings, kept for the process: a test set scored in batches encodes its pool once.
+_minilm_pool_embeddings = lru_cache(maxsize=2)(_minilm_embeddings)
+
+
+def minilm_prompts(pool: list[str], queries: list[str], k: int) -> list[list[int]]:
+    """The ``k`` pool indices nearest each query by the pretrained MiniLM (mean pooling, cosine similarity,
+    as sentence-transformers uses it)."""
+    return exact_top_k(_minilm_embeddings(tuple(queries)), _minilm_pool_embeddings(tuple(pool)), k)[1].tolist()
 
 
 @lru_cache(maxsize=4)
@@ -159,9 +163,10 @@ class UpriseRetriever(BiEncoder):
         self.log("val/avg_rank", rank.mean(), sync_dist=True, batch_size=size)
 
     # ------------------------------------------------------------------ test: UPRISE's held-out evaluation
-    def prompt_indices(self, source: str, pool: list[str], items: list, seed: int = 0) -> list[list[int]]:
-        """``num_prompts`` pool indices per item, best first, from ``source``."""
-        k, queries = self.hparams.num_prompts, [item.input for item in items]
+    def prompt_indices(self, source: str, pool: list[str], items: list, seed: int = 0,
+                       k: int | None = None) -> list[list[int]]:
+        """``k`` (default ``num_prompts``) pool indices per item, best first, from ``source``."""
+        k, queries = k or self.hparams.num_prompts, [item.input for item in items]
         if source == "none":
             return [[] for _ in items]
         if source == "random":
