@@ -8,6 +8,8 @@ A *document source* is a string:
 - ``hf-hub:org/name`` or ``hf-hub:org/name:config`` — a hub dataset through ``datasets``;
 - ``instructions:general`` — tinyworld's seeded general instruction-response texts (for mixing);
 - ``zoo-data:<name>`` — a named real corpus read from ``ZOO_DATA_DIR`` (``datamodules.real_corpora``);
+- ``judge:<picture domain>`` — prompts that teach a small LM AdaMLLM's consistency judging, from a picture
+  world's seed tasks (``world`` sets the world and ``shots``);
 - ``demonstrations:<domain>`` — runs of tinyworld task-cluster demonstrations, some answering others (the
   training text of a scoring LM that reads prompts; ``world`` sets the worlds, ``n_texts`` and ``facts_per_text``).
 
@@ -65,7 +67,7 @@ def _source_files(path: Path) -> list[Path]:
 
 
 #: Source prefixes that name generated or remote data rather than a local path.
-SOURCE_SCHEMES = ("tinyworld:", "instructions:", "demonstrations:", "zoo-data:", "sampled:", "synthesizer-data:", "hf-hub:")
+SOURCE_SCHEMES = ("tinyworld:", "instructions:", "demonstrations:", "judge:", "zoo-data:", "sampled:", "synthesizer-data:", "hf-hub:")
 
 
 def check_source(source: str) -> None:
@@ -154,6 +156,19 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
         table = {"id": [f"demonstrations-{i:07d}" for i in range(len(texts))], "title": [""] * len(texts),
                  "text": texts}
         return datasets.Dataset.from_dict(table), fingerprint(source, settings, counts, texts)
+
+    if source.startswith("judge:"):
+        from datamodules.tinyworld.pictures import PictureWorldConfig
+        from datamodules.transforms.visual_instruction_synthesis import judge_training_texts
+
+        settings = {"shots": 0, **(world or {})}
+        shots = settings.pop("shots")
+        try:
+            texts = judge_training_texts(PictureWorldConfig(domain=source.removeprefix("judge:"), **settings), shots)
+        except (ValueError, TypeError) as error:
+            raise ZooError(f"source '{source}': {error}") from None
+        table = {"id": [f"judge-{i:07d}" for i in range(len(texts))], "title": [""] * len(texts), "text": texts}
+        return datasets.Dataset.from_dict(table), fingerprint(source, settings, shots, texts)
 
     if source.startswith(("sampled:", "zoo-data:", "synthesizer-data:")):
         rows, data_fingerprint = _row_source(source)

@@ -56,6 +56,7 @@ EVALUATOR_ENTRIES: dict[str, str] = {
     "synthesis_quality": "benchmarks.evaluators.synthesis_quality:synthesis_quality",
     "ood": "benchmarks.evaluators.ood:ood",
     "uprise": "benchmarks.evaluators.uprise:uprise",
+    "vqa": "benchmarks.evaluators.vqa:vqa",
 }
 
 #: Every registered evaluator: name -> evaluator, or its ``"module:object"`` entry until first use.

@@ -13,6 +13,7 @@ from zoo.modules.bi_encoder import BiEncoder
 from zoo.modules.causal_lm import CausalLM
 from zoo.modules.classifier import SequenceClassifier
 from zoo.modules.diffusion_plm import DiffusionPLM
+from zoo.modules.domain_mllm import DomainMLLM
 from zoo.modules.domain_rc_lm import DomainRCLM
 from zoo.modules.encoder import MaskedLMEncoder
 from zoo.modules.instruction_pretrained_lm import InstructionPretrainedLM
@@ -21,6 +22,7 @@ from zoo.modules.synthesis import LMSampler, TokenEditSynthesizer
 from zoo.modules.token_edited_lm import TokenEditedLM
 from zoo.modules.uprise import UpriseRetriever
 from zoo.modules.vision_lm import VisionLM
+from zoo.modules.visual_synthesizer import VisualInstructionSynthesizer
 from zoo.registry import KINDS
 
 #: transformers architecture suffix -> the module a plain folder (no zoo card) loads as.
@@ -40,6 +42,6 @@ def module_for_architectures(architectures: list[str], folder: Path | str) -> ty
                    f"({', '.join(KINDS)}); pass a causal LM (…ForCausalLM) or an encoder (…ForMaskedLM, …Model)")
 
 
-__all__ = ["BiEncoder", "CausalLM", "DiffusionPLM", "DomainRCLM", "InstructionPretrainedLM", "InstructionSynthesizer",
+__all__ = ["BiEncoder", "CausalLM", "DiffusionPLM", "DomainMLLM", "DomainRCLM", "InstructionPretrainedLM", "InstructionSynthesizer",
            "LMSampler", "MaskedLMEncoder", "SequenceClassifier", "TokenEditSynthesizer", "TokenEditedLM", "UpriseRetriever",
-           "VisionLM", "ZooModule", "module_for_architectures"]
+           "VisionLM", "VisualInstructionSynthesizer", "ZooModule", "module_for_architectures"]

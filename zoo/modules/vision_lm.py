@@ -167,16 +167,19 @@ class VisionLM(ZooModule):
     def from_folder(cls, folder: Path, card: dict[str, Any] | None) -> "VisionLM":
         if card is None:
             raise ZooError(f"{folder}: a vision-LM folder needs its zoo card; re-export it with `zoo export`")
-        folder = Path(folder)
         module = cls(**cls.init_hparams(card.get("hparams", {})))
-        module.vision_spec = timm_spec(f"local-dir:{folder / 'vision'}")
-        module.vision = timm.create_model(f"local-dir:{folder / 'vision'}", pretrained=True, num_classes=0)
-        module.lm, module.tokenizer = read_causal_lm(folder / "lm")
-        shape = json.loads((folder / "projector" / "config.json").read_text(encoding="utf-8"))
-        module.projector = Projector(shape["in_features"], shape["out_features"])
-        module.projector.load_state_dict(load_file(str(folder / "projector" / "model.safetensors")))
-        module.apply_freeze()
+        module.read_parts(Path(folder))
         return module.eval()
+
+    def read_parts(self, folder: Path) -> None:
+        """Take the encoder, projector and LM (with its tokenizer) from a vision-LM folder's files."""
+        self.vision_spec = timm_spec(f"local-dir:{folder / 'vision'}")
+        self.vision = timm.create_model(f"local-dir:{folder / 'vision'}", pretrained=True, num_classes=0)
+        self.lm, self.tokenizer = read_causal_lm(folder / "lm")
+        shape = json.loads((folder / "projector" / "config.json").read_text(encoding="utf-8"))
+        self.projector = Projector(shape["in_features"], shape["out_features"])
+        self.projector.load_state_dict(load_file(str(folder / "projector" / "model.safetensors")))
+        self.apply_freeze()
 
     @classmethod
     def load_snippet(cls, folder: str) -> list[str]:

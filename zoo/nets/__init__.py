@@ -6,7 +6,7 @@ from transformers import AutoConfig
 
 from zoo.nets.encoders import ENCODER_PRESETS, build_encoder, build_headed_encoder, encoder_config, pool
 from zoo.nets.llama import NET_PRESETS, build_causal_lm, causal_lm_config
-from zoo.nets.vision import Projector, build_vision_encoder, image_tokens
+from zoo.nets.vision import Projector, build_vision_encoder, image_tokens, pretrain_encoder
 
 
 def config_from_dict(fields: dict[str, Any]):
@@ -16,4 +16,5 @@ def config_from_dict(fields: dict[str, Any]):
 
 
 __all__ = ["ENCODER_PRESETS", "NET_PRESETS", "Projector", "build_causal_lm", "build_encoder", "build_headed_encoder",
-           "build_vision_encoder", "causal_lm_config", "config_from_dict", "encoder_config", "image_tokens", "pool"]
+           "build_vision_encoder", "causal_lm_config", "config_from_dict", "encoder_config", "image_tokens", "pool",
+           "pretrain_encoder"]

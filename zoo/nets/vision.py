@@ -47,3 +47,44 @@ class Projector(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features)
+
+
+def pretrain_encoder(encoder: nn.Module, images: torch.Tensor, labels: dict[str, torch.Tensor], steps: int,
+                     learning_rate: float, batch_size: int, seed: int) -> float:
+    """Supervised pretraining of an image encoder: a linear head per label set on its flattened final tokens,
+    cross-entropy summed over the sets, AdamW; the heads are dropped after. Returns the last batch's loss.
+
+    The stand-in for the pretrained vision towers (CLIP, ImageNet weights) that MLLMs start from: a
+    randomly initialised tiny encoder learns too little through an LM's loss in a few hundred steps
+    (measured: colour answers at chance after 400 MLLM steps; 0.57 after 300 with this pretraining).
+
+    Args:
+        encoder: The encoder (trained in place).
+        images: ``(N, 3, H, W)`` transformed images.
+        labels: Per label set (e.g. ``colour``), ``(N,)`` class indices.
+        steps: Optimiser steps.
+        learning_rate: AdamW learning rate.
+        batch_size: Images per step.
+        seed: Seed of the heads and the batches.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        width = image_tokens(encoder, images[:1]).flatten(1).size(1)
+    heads = nn.ModuleList()
+    for values in labels.values():
+        head = nn.Linear(width, int(values.max()) + 1)
+        with torch.no_grad():
+            head.weight.copy_(torch.randn(head.weight.shape, generator=generator) * width ** -0.5)
+            head.bias.zero_()
+        heads.append(head)
+    targets = torch.stack(list(labels.values()), dim=1)
+    optimizer = torch.optim.AdamW([*encoder.parameters(), *heads.parameters()], lr=learning_rate)
+    loss = torch.zeros(())
+    for _ in range(steps):
+        batch = torch.randint(0, len(images), (batch_size,), generator=generator)
+        features = image_tokens(encoder, images[batch]).flatten(1)
+        loss = sum(nn.functional.cross_entropy(head(features), targets[batch, k]) for k, head in enumerate(heads))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    return float(loss)
