@@ -96,6 +96,32 @@ RETRIEVER_TINY = ["--data.init_args.clusters", '{"n_entities": 6, "per_task": 12
                   "--data.init_args.prompt_length", "32", *TINY[TINY.index("--trainer.max_steps"):]]
 
 
+#: TINY for the vision-LM recipes: a 4-entity picture world, 3 pictures each, one pass, a few steps.
+VISION_TINY = ["--data.init_args.world", '{"n_entities": 4, "train_pictures": 3, "test_pictures": 1}',
+               "--data.init_args.batch_size", "4", "--data.init_args.passes", "1", "--data.init_args.val_fraction", "0.3",
+               *TINY[TINY.index("--trainer.max_steps"):]]
+
+
+def is_vision_recipe(recipe_text: str) -> bool:
+    """Whether a recipe trains a vision-LM (conversations about pictures)."""
+    return "ImageTextDataModule" in recipe_text
+
+
+def vision_substitutes(recipe_text: str, base: Path, mllm: Path | None, visual_synth: Path | None) -> list[str]:
+    """Overrides that point a vision-LM recipe's models at tiny test models (a few pretraining steps)."""
+    substitutes = []
+    if "lm_from:" in recipe_text:
+        substitutes += ["--model.init_args.lm_from", f"local-dir:{base}"]
+    if "init_from:" in recipe_text:
+        substitutes += ["--model.init_args.init_from", f"local-dir:{mllm}"]
+    if "vision_pretraining:" in recipe_text:
+        substitutes += ["--model.init_args.vision_pretraining.steps", "2"]
+    if "SynthesizedTasks" in recipe_text:
+        substitutes += ["--data.init_args.tasks.init_args.synthesizer", f"local-dir:{visual_synth}",
+                        "--data.init_args.tasks.init_args.judge", f"local-dir:{base}"]
+    return substitutes
+
+
 def is_encoder_recipe(recipe_text: str) -> bool:
     """Whether a recipe continues the offline MiniLM (an encoder-kind module, or the retriever's two encoders)."""
     return any(f"zoo.modules.{name}" in recipe_text
@@ -107,6 +133,8 @@ def tiny_for(recipe_text: str) -> list[str]:
     not blocks)."""
     if "RetrievalDataModule" in recipe_text:
         return list(RETRIEVER_TINY)
+    if is_vision_recipe(recipe_text):
+        return list(VISION_TINY)
     if is_encoder_recipe(recipe_text):
         return list(ENCODER_TINY)
     if "SynthesizerDataModule" not in recipe_text:
@@ -128,3 +156,32 @@ def tiny_synthesizer(tmp_path_factory, tiny_folder):
     assert main(["fit", "-c", str(recipe), *tiny, "--model.init_args.init_from", f"local-dir:{tiny_folder}",
                  "--model.init_args.max_new_tokens", "24", "--trainer.default_root_dir", str(root)]) == 0
     return export_checkpoint(root / "checkpoints" / "last.ckpt", root / "folder")
+
+
+def _fit_and_export(recipe: Path, overrides: list[str], root: Path) -> Path:
+    from zoo.checkpoint import export_checkpoint
+    from zoo.cli import main
+
+    assert main(["fit", "-c", str(recipe), *overrides, "--trainer.default_root_dir", str(root)]) == 0
+    return export_checkpoint(root / "checkpoints" / "last.ckpt", root / "folder")
+
+
+@pytest.fixture(scope="session")
+def tiny_mllm(tmp_path_factory, tiny_folder):
+    """A general vision-LM (mllm-general-tiny's recipe) on the tiny LM, a few steps, exported as a zoo folder."""
+    from zoo.paths import PROJECT_ROOT
+
+    recipe = PROJECT_ROOT / "configs" / "adamllm" / "mllm-general-tiny.yaml"
+    overrides = [*VISION_TINY, *vision_substitutes(recipe.read_text(), tiny_folder, None, None)]
+    return _fit_and_export(recipe, overrides, tmp_path_factory.mktemp("tiny_mllm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_visual_synth(tmp_path_factory, tiny_folder, tiny_mllm):
+    """A visual instruction synthesizer fine-tuned for a few steps from the tiny MLLM, exported as a zoo folder."""
+    from zoo.paths import PROJECT_ROOT
+
+    recipe = PROJECT_ROOT / "configs" / "adamllm" / "visual-synth-tiny.yaml"
+    overrides = [*VISION_TINY, *vision_substitutes(recipe.read_text(), tiny_folder, tiny_mllm, None),
+                 "--model.init_args.max_new_tokens", "24"]
+    return _fit_and_export(recipe, overrides, tmp_path_factory.mktemp("tiny_visual_synth"))

@@ -42,6 +42,7 @@ VERBS: dict[str, Any] = {
     "synth": (synth, {"rc": synth.rc, "toedit": synth.toedit, "sample": synth.sample, "instruct": synth.instruct,
                         "uprise-scores": synth.uprise_scores}),
     "retrieve": verbs.retrieve,
+    "ask": verbs.ask,
 }
 #: A verb parameter of this name takes the command line after ``--``: arguments for the Lightning Trainer.
 TRAINER_ARGS = "trainer_args"

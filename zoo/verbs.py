@@ -360,3 +360,36 @@ def _prompt_pool(pool: str) -> list[str]:
     if not prompts:
         raise ZooError(f"--pool {pool} holds no prompts; add one per line")
     return prompts
+
+
+def ask(model: str, /, *, image: list[Path], question: list[str], preset: Preset = "full") -> int:
+    """Answer questions about image files with a vision-LM (AdaMLLM), one JSON line per question.
+
+    Args:
+        model: A vision-LM: registry name (adamllm-food-tiny) or local-dir:/path.
+        image: Image files (.jpg, .png...); one, or one per question.
+        question: The questions (several: --question TEXT TEXT ...).
+        preset: Which build of a registry name.
+    """
+    import json
+
+    import torch
+
+    import zoo
+    from datamodules.vision import image_transform, open_image
+
+    if len(image) not in (1, len(question)):
+        raise ZooError(f"{len(image)} images for {len(question)} questions; pass one image, or one per question")
+    pictures = [open_image(Path(path).expanduser()) for path in image]
+    module = zoo.load(model, preset=preset)
+    if not hasattr(module, "answer"):
+        raise ZooError(f"{model} is a {module.kind} model that answers no questions about images; pass a vision-LM "
+                       "such as adamllm-food-tiny")
+    transform = image_transform(module.image_size)
+    pixels = torch.stack([transform(picture) for picture in pictures])
+    if len(pictures) == 1:
+        pixels = pixels.expand(len(question), -1, -1, -1)
+    paths = image * len(question) if len(image) == 1 else image
+    for path, text, answer in zip(paths, question, module.answer(pixels, question)):
+        print(json.dumps({"image": str(path), "question": text, "answer": answer}, ensure_ascii=False))
+    return 0

@@ -34,7 +34,7 @@ def vqa(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
     if not hasattr(module, "answer"):
         raise ZooError(f"{type(module).__name__} does not answer questions about images; the vqa evaluator scores "
                        "a DomainMLLM (zoo.modules.DomainMLLM)")
-    size = int(module.vision_spec["model_args"].get("img_size", 224))
+    size = module.image_size
     questions, images = evaluation_set(args["source"], args.get("world"), image_size=size)
     questions = questions[:limit] if limit else questions
     transform = image_transform(size)

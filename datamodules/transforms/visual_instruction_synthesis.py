@@ -205,8 +205,9 @@ class RuleTasks(TaskSource):
                                       " ".join(words[cut:]) + "."))
                 elif kind == 2:
                     blank = rng.randrange(len(words))
-                    text = " ".join("___" if i == blank else w for i, w in enumerate(words))
-                    turns.append(Turn(f"Fill in the blank for this image: {text}", words[blank].strip(",:;")))
+                    word = words[blank].strip(",:;")
+                    text = " ".join(w.replace(word, "___", 1) if i == blank else w for i, w in enumerate(words))
+                    turns.append(Turn(f"Fill in the blank for this image: {text}", word))
                 else:
                     fits = rng.random() < 0.5
                     caption = picture.caption if fits else rng.choice([c for c in captions if c != picture.caption])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import TINY, is_encoder_recipe, tiny_for
+from tests.conftest import TINY, is_encoder_recipe, is_vision_recipe, tiny_for, vision_substitutes
 from zoo.paths import PROJECT_ROOT
 
 #: Every recipe: the configs besides the trainer presets and the data that recipes include (configs/data).
@@ -28,10 +28,15 @@ def error_line(err: str) -> str:
     return lines[0]
 
 
-def base_substitutes(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
+def base_substitutes(recipe: Path, base: Path, synthesizer: Path, request=None) -> list[str]:
     """Overrides that point a recipe's references to built zoo models (a base to continue, an editing
-    prior, a sampling generator, an instruction synthesizer) at tiny test models, so tests need no full build."""
+    prior, a sampling generator, an instruction synthesizer, a general MLLM and a visual synthesizer) at tiny
+    test models, so tests need no full build. The vision ones are built only when a vision recipe asks."""
     text = recipe.read_text()
+    if is_vision_recipe(text):
+        mllm = request.getfixturevalue("tiny_mllm") if "init_from:" in text else None
+        visual_synth = request.getfixturevalue("tiny_visual_synth") if "SynthesizedTasks" in text else None
+        return vision_substitutes(text, base, mllm, visual_synth)
     substitutes = []
     if "init_from:" in text and not is_encoder_recipe(text):  # encoders continue the offline MiniLM itself
         substitutes += ["--model.init_args.init_from", f"local-dir:{base}"]
@@ -52,28 +57,28 @@ def base_substitutes(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
     return substitutes
 
 
-def tiny_overrides(recipe: Path, base: Path, synthesizer: Path) -> list[str]:
+def tiny_overrides(recipe: Path, base: Path, synthesizer: Path, request=None) -> list[str]:
     """TINY (for the recipe's DataModule) plus the base substitutes; a continued model takes its net from the base."""
     tiny = tiny_for(recipe.read_text())
-    if "init_from:" in recipe.read_text() and not is_encoder_recipe(recipe.read_text()):
+    if "--model.init_args.net" in tiny and "init_from:" in recipe.read_text() and not is_encoder_recipe(recipe.read_text()):
         net = tiny.index("--model.init_args.net")
         tiny = [*tiny[:net], *tiny[net + 2:]]
-    return [*tiny, *base_substitutes(recipe, base, synthesizer)]
+    return [*tiny, *base_substitutes(recipe, base, synthesizer, request)]
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
-def test_recipe_fast_dev_run(recipe, run_zoo, tmp_path, tiny_folder, tiny_synthesizer):
-    code, _, err = run_zoo("fit", "-c", recipe, *tiny_overrides(recipe, tiny_folder, tiny_synthesizer),
+def test_recipe_fast_dev_run(recipe, run_zoo, tmp_path, tiny_folder, tiny_synthesizer, request):
+    code, _, err = run_zoo("fit", "-c", recipe, *tiny_overrides(recipe, tiny_folder, tiny_synthesizer, request),
                            "--trainer.fast_dev_run", "true",
                            "--trainer.default_root_dir", tmp_path)
     assert code == 0, err
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
-def test_recipe_instantiates_its_classes(recipe, tiny_folder, tiny_synthesizer):
+def test_recipe_instantiates_its_classes(recipe, tiny_folder, tiny_synthesizer, request):
     from zoo.lightning_cli import lightning_cli
 
-    cli = lightning_cli(["-c", str(recipe), *base_substitutes(recipe, tiny_folder, tiny_synthesizer)], run=False)
+    cli = lightning_cli(["-c", str(recipe), *base_substitutes(recipe, tiny_folder, tiny_synthesizer, request)], run=False)
     config = cli.config
     assert type(cli.model).__name__ == config.model.class_path.rsplit(".", 1)[-1]
     as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731 (yaml has no tuples)

@@ -97,7 +97,7 @@ class DomainMLLM(VisionLM):
 
         world = dict(settings.world)
         config = picture_config(f"tinyworld:{world.pop('domain', 'general')}", world)
-        size = int(self.vision_spec["model_args"].get("img_size", 224))
+        size = self.image_size
         images, labels = attribute_labels(config, size)
         self.vision.train()
         self.pretraining_loss = pretrain_encoder(self.vision, images, labels, settings.steps, settings.learning_rate,

@@ -115,6 +115,12 @@ class VisionLM(ZooModule):
         """``build_vision_encoder`` arguments of the encoder this module has (whatever it started from)."""
         return {"name": self.vision_spec["architecture"], **self.vision_spec["model_args"]}
 
+    @property
+    def image_size(self) -> int:
+        """The side of the images the encoder takes (its ``img_size``, timm's 224 default without one)."""
+        size = self.vision_spec["model_args"].get("img_size", 224)
+        return int(size if isinstance(size, int) else size[0])
+
     def apply_freeze(self) -> None:
         for part in self.hparams.freeze:
             getattr(self, part).requires_grad_(False)

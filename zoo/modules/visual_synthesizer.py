@@ -34,7 +34,7 @@ from datamodules.transforms.visual_instruction_synthesis import (
 from datamodules.vision import image_transform, picture_digest
 from zoo.errors import ZooError
 from zoo.hashing import fingerprint
-from zoo.modules.domain_mllm import DomainMLLM
+from zoo.modules.domain_mllm import DomainMLLM, VisionPretraining
 from zoo.paths import atomic_write_text, cache_dir
 from zoo.resolve import load_pretrained, model_identity, verified_folder
 
@@ -50,7 +50,8 @@ class VisualInstructionSynthesizer(DomainMLLM):
         lm_from: Start the LM from these weights (zoo name, ``local-dir:``, ``hf-hub:``).
         lm_net: LM preset of a randomly initialised LM (with ``tokenizer``).
         tokenizer: Tokenizer spec of that LM.
-        init_from: Start every part from this zoo vision-LM.
+        init_from: Start every part from this zoo vision-LM (a general MLLM, as upstream starts from one).
+        vision_pretraining: Pretrain a randomly initialised encoder first (``DomainMLLM``).
         freeze: Parts whose weights stay fixed (upstream trains all three).
         learning_rate: Peak AdamW learning rate.
         weight_decay: AdamW weight decay on matrices.
@@ -64,11 +65,13 @@ class VisualInstructionSynthesizer(DomainMLLM):
 
     def __init__(self, vision: str = "test_vit", vision_args: dict | None = None, vision_from: str | None = None,
                  lm_from: str | None = None, lm_net: str = "llama-tiny", tokenizer: str | None = None,
-                 init_from: str | None = None, freeze: tuple[str, ...] = (), learning_rate: float = 1e-3,
+                 init_from: str | None = None, vision_pretraining: VisionPretraining | None = None,
+                 freeze: tuple[str, ...] = (), learning_rate: float = 1e-3,
                  weight_decay: float = 0.0, warmup_steps: int = 20, min_lr_ratio: float = 0.1,
                  betas: tuple[float, float] = (0.9, 0.95), max_new_tokens: int = 160):
         super().__init__(vision=vision, vision_args=vision_args, vision_from=vision_from, lm_from=lm_from,
-                         lm_net=lm_net, tokenizer=tokenizer, init_from=init_from, freeze=freeze,
+                         lm_net=lm_net, tokenizer=tokenizer, init_from=init_from,
+                         vision_pretraining=vision_pretraining, freeze=freeze,
                          learning_rate=learning_rate, weight_decay=weight_decay, warmup_steps=warmup_steps,
                          min_lr_ratio=min_lr_ratio, betas=betas, max_new_tokens=max_new_tokens)
 

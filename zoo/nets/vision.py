@@ -87,4 +87,4 @@ def pretrain_encoder(encoder: nn.Module, images: torch.Tensor, labels: dict[str,
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-    return float(loss)
+    return float(loss.detach())
