@@ -25,6 +25,7 @@ decoded once, at setup: an unreadable or truncated file is one error naming it b
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -397,9 +398,10 @@ class ImageTextDataModule(ZooDataModule):
 
 
 def collate_questions(items: list[dict]) -> dict[str, Any]:
-    """A batch of visual questions: stacked images and the questions."""
+    """A batch of visual questions: stacked images and the questions as plain dicts (``VisualQuestion`` fields;
+    Lightning moves batches with ``apply_to_collection``, which refuses frozen dataclasses)."""
     return {"pixel_values": torch.stack([item["pixel_values"] for item in items]),
-            "questions": [item["question"] for item in items]}
+            "questions": [dataclasses.asdict(item["question"]) for item in items]}
 
 
 def picture_digest(pictures: Sequence[Picture], size: int) -> str:

@@ -30,7 +30,7 @@ PRESET_CONFIGS = {"full": [], "smoke": ["configs/trainer/smoke.yaml"]}
 BUILD_TRAINER = {"enable_model_summary": False}
 
 
-def build(name: str, preset: str = "full", force: bool = False, _building: tuple[str, ...] = ()
+def build(name: str, preset: str = "full", force: bool = False, resume: bool = False, _building: tuple[str, ...] = ()
           ) -> tuple[Path, dict[str, Any]]:
     """Build a zoo entry: build the entries its recipe names first, ``fit`` the recipe, ``test`` it, export the folder.
 
@@ -38,6 +38,8 @@ def build(name: str, preset: str = "full", force: bool = False, _building: tuple
         name: Registry name with a recipe (``zoo list`` shows them).
         preset: ``full`` (the recipe) or ``smoke`` (a few steps, kept in a separate folder).
         force: Rebuild even if the folder exists (the entries it depends on are reused).
+        resume: Continue the run folder's ``last.ckpt`` (a build that was stopped or failed after saving it)
+            instead of clearing it; without one, the build starts over.
 
     Returns:
         The folder under ``ZOO_HOME`` and its card.
@@ -62,12 +64,15 @@ def build(name: str, preset: str = "full", force: bool = False, _building: tuple
                            "remove one of the names from its recipe")
         build(dependency, preset=preset, _building=(*_building, name))
     run_dir = zoo_home() / "runs" / preset / name
-    # A (re)build is a fresh run: Lightning would save it as last-v1.ckpt beside the previous build's last.ckpt,
-    # and resuming that folder with ckpt_path=last would read the stale one.
-    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not (resume and last.is_file()):
+        # A (re)build is a fresh run: Lightning would save it as last-v1.ckpt beside the previous build's last.ckpt,
+        # and resuming that folder with ckpt_path=last would read the stale one.
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     # The recipe names its base (and any prior or generator) by registry name: a smoke build uses their smoke builds.
     with using_preset(preset):
-        cli, metrics = fit_and_test([*args, "--trainer.default_root_dir", str(run_dir)])
+        cli, metrics = fit_and_test([*args, "--trainer.default_root_dir", str(run_dir)],
+                                    ckpt_path=last if last.is_file() else None)
         # Dependencies are not merged in: each folder records its own training text (the board combines them).
         contamination = contamination_report(cli.datamodule.training_texts())
         export_module(cli.model, out, name=name, metrics=metrics,
@@ -124,17 +129,18 @@ def record_contamination(name: str, preset: str = "full") -> dict[str, Any]:
     return card["contamination"]
 
 
-def fit_and_test(args: list[str]):
+def fit_and_test(args: list[str], ckpt_path: Path | None = None):
     """``zoo fit`` then ``zoo test`` of LightningCLI arguments in one process, quietly.
 
     Args:
         args: LightningCLI arguments (``-c recipe.yaml --trainer.max_steps 600 ...``).
+        ckpt_path: Resume the fit from this checkpoint.
 
     Returns:
         The CLI (its fitted model and trainer) and the test metrics.
     """
     with lightning_info_hidden(), without_library_progress_bars():
         cli = lightning_cli(args, run=False, trainer_defaults=BUILD_TRAINER)
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
         results = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
     return cli, {key: float(value) for result in results for key, value in result.items()}

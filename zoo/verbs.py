@@ -49,17 +49,18 @@ def list_entries(pattern: str = "*", /) -> int:
     return 0
 
 
-def build(name: str, /, *, preset: Preset = "full", force: bool = False) -> int:
+def build(name: str, /, *, preset: Preset = "full", force: bool = False, resume: bool = False) -> int:
     """Train a registry entry by its recipe (after the entries it depends on), test it, export its folder.
 
     Args:
         name: Registry name with a recipe, e.g. base-lm-tiny (`zoo list` shows them).
         preset: full (the recipe) or smoke (a few steps, to check the pipeline; kept apart from full builds).
         force: Rebuild even if the folder exists (the entries it depends on are reused).
+        resume: Continue the interrupted build's run from its last checkpoint (same recipe) instead of starting over.
     """
     from zoo.builder import build as build_entry
 
-    folder, card = build_entry(name, preset=preset, force=force)
+    folder, card = build_entry(name, preset=preset, force=force, resume=resume)
     print(f"checkpoint: {folder}")
     for key, value in sorted(card["metrics"].items()):
         print(f"{key:>24}: {value:.4f}")

@@ -134,3 +134,19 @@ def test_zoo_ask_with_a_bad_image_is_one_error_line(run_zoo, tiny_mllm, tmp_path
     code, _, err = run_zoo("ask", f"local-dir:{tiny_mllm}", "--image", path, "--question", "What is this?")
     lines = [line for line in err.strip().splitlines() if line.startswith("zoo: error:")]
     assert code == 2 and len(lines) == 1 and message in lines[0] and "Traceback" not in err
+
+
+def test_the_test_phase_scores_the_held_out_questions_as_the_evaluator_does(tiny_mllm):
+    import lightning as L
+
+    from benchmarks.evaluators import get_evaluator
+    from datamodules.vision import ImageTextDataModule
+
+    module = zoo.load(f"local-dir:{tiny_mllm}")
+    module.hparams.max_new_tokens = 6
+    data = ImageTextDataModule(source="tinyworld:food", world=FOOD, batch_size=5)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    (logged,) = trainer.test(module, datamodule=data, verbose=False)
+    expected = {s.metric: s.value for s in get_evaluator("vqa")(module, {"source": "tinyworld:food", "world": FOOD,
+                                                                         "max_new_tokens": 6}, limit=None)}
+    assert {key.removeprefix("test/"): value for key, value in logged.items()} == pytest.approx(expected)

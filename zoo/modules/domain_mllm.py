@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from datamodules.tinyworld.pictures import VisualQuestion
 from datamodules.vision import turn_prompt, vqa_scores
 from zoo.errors import ZooError
 from zoo.modules.vision_lm import VisionLM
@@ -160,14 +161,14 @@ class DomainMLLM(VisionLM):
 
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
         """Answers to a batch of visual questions (``datamodules.vision.collate_questions``)."""
-        answers = self.answer(batch["pixel_values"], [q.question for q in batch["questions"]])
-        return [{"id": q.id, "question": q.question, "answer": a} for q, a in zip(batch["questions"], answers)]
+        answers = self.answer(batch["pixel_values"], [q["question"] for q in batch["questions"]])
+        return [{"id": q["id"], "question": q["question"], "answer": a} for q, a in zip(batch["questions"], answers)]
 
     def on_test_epoch_start(self) -> None:
-        self._test_answers: list[tuple[Any, str]] = []
+        self._test_answers: list[tuple[VisualQuestion, str]] = []
 
     def test_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
-        questions = batch["questions"]
+        questions = [VisualQuestion(**q) for q in batch["questions"]]
         self._test_answers += zip(questions, self.answer(batch["pixel_values"], [q.question for q in questions]))
 
     def on_test_epoch_end(self) -> None:
