@@ -435,7 +435,8 @@ def final_answer(response: str) -> str:
 def vqa_scores(questions: Sequence[VisualQuestion], responses: Sequence[str]) -> dict[str, float]:
     """VQA-RAD's measures on the final answers: ``closed_acc`` (the first word is the gold yes/no),
     ``open_exact`` (equal to the gold answer) and ``open_recall`` (share of the gold answer's words
-    in it); a measure whose questions are absent is left out."""
+    in it), and ``acc``, the share of all questions answered right (closed by accuracy, open by exact
+    match); a measure whose questions are absent is left out."""
     closed, exact, recall = [], [], []
     for question, response in zip(questions, responses, strict=True):
         answer, gold = final_answer(response), normalise(question.answer)
@@ -445,7 +446,7 @@ def vqa_scores(questions: Sequence[VisualQuestion], responses: Sequence[str]) ->
             exact.append(float(answer == gold))
             words = gold.split()
             recall.append(sum(word in answer.split() for word in words) / max(1, len(words)))
-    scores = {"closed_acc": closed, "open_exact": exact, "open_recall": recall}
+    scores = {"acc": closed + exact, "closed_acc": closed, "open_exact": exact, "open_recall": recall}
     return {name: sum(values) / len(values) for name, values in scores.items() if values}
 
 

@@ -20,7 +20,7 @@ from zoo.errors import ZooError
 
 @evaluator(version="1", kinds=("vision-lm",))
 def vqa(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
-    """``closed_acc``, ``open_exact`` and ``open_recall`` of ``module`` on a source's visual questions.
+    """``acc``, ``closed_acc``, ``open_exact`` and ``open_recall`` of ``module`` on a source's visual questions.
 
     Task args:
         source: ``tinyworld:<food|biomed|general>``, ``zoo-data:vqa_rad``, ``zoo-data:food101_mini`` or a folder
@@ -45,7 +45,7 @@ def vqa(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
         answers += module.answer(torch.stack([pixels[q.image] for q in batch]), [q.question for q in batch],
                                  int(args.get("max_new_tokens", 40)))
     scores = vqa_scores(questions, answers)
-    counts = {"closed_acc": sum(q.answer_type == "CLOSED" for q in questions)}
+    counts = {"acc": len(questions), "closed_acc": sum(q.answer_type == "CLOSED" for q in questions)}
     counts["open_exact"] = counts["open_recall"] = len(questions) - counts["closed_acc"]
     return [Score(name, value, math.sqrt(value * (1 - value) / counts[name]) if name != "open_recall" else None)
             for name, value in scores.items()]

@@ -187,7 +187,7 @@ def test_vqa_scores_by_hand():
     questions = [VisualQuestion("1", "a", "q", "yes", "CLOSED"), VisualQuestion("2", "a", "q", "no", "CLOSED"),
                  VisualQuestion("3", "a", "q", "red", "OPEN"), VisualQuestion("4", "a", "q", "Saza stew", "OPEN")]
     scores = vqa_scores(questions, ["Yes. They are. So the answer is yes.", "yes", "The answer is: red.", "saza"])
-    assert scores == {"closed_acc": 0.5, "open_exact": 0.5, "open_recall": 0.75}
+    assert scores == {"acc": 0.5, "closed_acc": 0.5, "open_exact": 0.5, "open_recall": 0.75}
 
 
 def test_vqa_rad_and_food101_load_from_zoo_data():

@@ -109,7 +109,7 @@ def test_the_vqa_evaluator_scores_the_module_answers(tiny_mllm):
     questions, images = evaluation_set("tinyworld:food", FOOD, image_size=48)
     batch = torch.stack([image_transform(48)(images[q.image]) for q in questions])
     assert scores == vqa_scores(questions, module.answer(batch, [q.question for q in questions], 6))
-    assert set(scores) == {"closed_acc", "open_exact", "open_recall"}
+    assert set(scores) == {"acc", "closed_acc", "open_exact", "open_recall"}
 
 
 def test_zoo_ask_answers_about_an_image_file(run_zoo, tiny_mllm, tmp_path):
