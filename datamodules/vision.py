@@ -14,8 +14,8 @@ Post-Training for Multimodal Large Language Models") is built here:
 - ``synthesizer``: the synthesizer's seed data, the caption turn then each seed question asked with the
   precise hint and with the informative hint, shuffled; 10 % of the images blanked (upstream).
 
-Tasks come from an object with ``tasks(pictures) -> {picture id: [Turn]}`` and ``identity()``: the rule
-generator here (:class:`RuleTasks`, templates over the caption) or a trained synthesizer with its
+Tasks come from a ``TaskSource`` (``datamodules.transforms.visual_instruction_synthesis``): the rule generator
+(``RuleTasks``, templates over the caption), the seed tasks (``SeedTasks``), or a trained synthesizer with its
 consistency filter (``zoo.modules.visual_synthesizer.SynthesizedTasks``: the data layer never loads a model).
 
 Image sources: ``tinyworld:<food|biomed|general>`` (drawn pictures), ``zoo-data:vqa_rad``,

@@ -150,3 +150,14 @@ def test_the_test_phase_scores_the_held_out_questions_as_the_evaluator_does(tiny
     expected = {s.metric: s.value for s in get_evaluator("vqa")(module, {"source": "tinyworld:food", "world": FOOD,
                                                                          "max_new_tokens": 6}, limit=None)}
     assert {key.removeprefix("test/"): value for key, value in logged.items()} == pytest.approx(expected)
+
+
+def test_data_at_another_image_size_than_the_encoder_is_one_error_line(run_zoo, tiny_folder, tmp_path):
+    from tests.conftest import VISION_TINY, vision_substitutes
+    from zoo.paths import PROJECT_ROOT
+
+    recipe = PROJECT_ROOT / "configs" / "adamllm" / "mllm-general-tiny.yaml"
+    code, _, err = run_zoo("fit", "-c", recipe, *VISION_TINY, *vision_substitutes(recipe.read_text(), tiny_folder, None, None),
+                           "--data.init_args.image_size", "32", "--trainer.default_root_dir", tmp_path)
+    lines = [line for line in err.strip().splitlines() if line.startswith("zoo: error:")]
+    assert code == 2 and len(lines) == 1 and "image_size 48" in lines[0] and "Traceback" not in err

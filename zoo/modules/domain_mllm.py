@@ -114,6 +114,14 @@ class DomainMLLM(VisionLM):
                            "`zoo build` made (e.g. visual-synth-tiny)")
         self.read_parts(folder)
 
+    def setup(self, stage: str) -> None:
+        """Refuse data drawn at another size than the encoder takes (timm would fail mid-step)."""
+        data = self.trainer.datamodule if self._trainer is not None else None
+        size = getattr(data, "image_size", None)
+        if size is not None and size != self.image_size:
+            raise ZooError(f"--data.init_args.image_size={size}, but the model's encoder takes {self.image_size} px "
+                           f"images; set --data.init_args.image_size {self.image_size}")
+
     # ------------------------------------------------------------------ answering
     @torch.no_grad()
     def generate(self, pixel_values: torch.Tensor, prompts: Sequence[list[int]], max_new_tokens: int) -> list[list[int]]:
