@@ -43,8 +43,9 @@ class PictureDomain:
 
     Attributes:
         name: Domain name.
-        entity: What an entity is ("dish").
-        item: What the drawn things are ("piece").
+        entity: What an entity is ("dish"); several: each entity draws one (the general world varies its nouns,
+            so a synthesizer trained on it learns to take the nouns from the caption).
+        item: What the drawn things are ("piece"); several: each entity draws one (regular plurals only).
         background: Background RGB.
         names: How entity names are built.
         captions: Caption wordings; fields ``name``, ``count``, ``colour``, ``shape``, ``texture``, ``position``,
@@ -52,8 +53,8 @@ class PictureDomain:
     """
 
     name: str
-    entity: str
-    item: str
+    entity: tuple[str, ...]
+    item: tuple[str, ...]
     background: tuple[int, int, int]
     names: NameStyle
     captions: tuple[str, ...]
@@ -61,7 +62,7 @@ class PictureDomain:
 
 PICTURE_DOMAINS = {
     "food": PictureDomain(
-        "food", "dish", "piece", (205, 190, 160),
+        "food", ("dish",), ("piece",), (205, 190, 160),
         NameStyle(("mo", "ka", "ri", "sa", "lo", "pe", "ta", "vi", "nu", "go", "be", "za", "fi", "ro"), words=1,
                   min_syllables=2, max_syllables=3, suffixes=(" stew", " tart", " broth", " pie", " curry", " salad")),
         ("A plate of {name}: {count} {colour} {shape} {items}, {texture}, on the {position} of the plate.",
@@ -70,7 +71,7 @@ PICTURE_DOMAINS = {
          "This dish is {name}: {count} {shape} {items} in {colour}, {texture}, placed {position}."),
     ),
     "biomed": PictureDomain(
-        "biomed", "cell line", "cell", (40, 40, 48),
+        "biomed", ("cell line",), ("cell",), (40, 40, 48),
         NameStyle(("ve", "lo", "tra", "zo", "ri", "ma", "xa", "ce", "do", "ni", "qui", "cla", "mi"), words=1,
                   min_syllables=2, max_syllables=3, suffixes=("cyte", "blast", "phage")),
         ("Micrograph of {name}: {count} {colour} {shape} {items} with {texture} staining in the {position} field.",
@@ -79,12 +80,12 @@ PICTURE_DOMAINS = {
          "The slide shows {name}: {count} {shape} {items}, {colour} and {texture}, in the {position} field."),
     ),
     "general": PictureDomain(
-        "general", "set", "block", (250, 250, 250),
+        "general", ("set", "kit", "tray", "pack", "board"), ("block", "bead", "tile", "token", "chip"), (250, 250, 250),
         NameStyle(("ta", "no", "ki", "lu", "me", "so", "ra", "pi", "do", "fe", "gu", "ha"), words=1,
-                  min_syllables=2, max_syllables=3, suffixes=(" set",)),
-        ("The {name}: {count} {colour} {shape} {items}, {texture}, at the {position}.",
-         "{name} with {count} {texture} {colour} {items} of {shape} form on the {position}.",
-         "A picture of the {name}, {count} {items} at the {position}; each is {colour}, {shape} and {texture}."),
+                  min_syllables=2, max_syllables=3),
+        ("The {name} {noun}: {count} {colour} {shape} {items}, {texture}, at the {position}.",
+         "{name} {noun} with {count} {texture} {colour} {items} of {shape} form on the {position}.",
+         "A picture of the {name} {noun}, {count} {items} at the {position}; each is {colour}, {shape} and {texture}."),
     ),
 }
 
@@ -100,6 +101,8 @@ class PictureWorldConfig:
         train_pictures: Pictures of each entity in the training split.
         test_pictures: Held-out pictures of each entity (never trained on; the visual questions ask about them).
         image_size: Side of the square pictures, in pixels.
+        n_worlds: Worlds drawn together, each with its own entities and names (seeds ``seed``, ``seed + 1``...):
+            a synthesizer trained on many cannot learn the names, so it learns to read them from the caption.
     """
 
     domain: str = "food"
@@ -108,13 +111,14 @@ class PictureWorldConfig:
     train_pictures: int = 10
     test_pictures: int = 3
     image_size: int = 48
+    n_worlds: int = 1
 
     def __post_init__(self) -> None:
         if self.domain not in PICTURE_DOMAINS:
             raise ValueError(f"picture domain {self.domain!r} is unknown; use one of {', '.join(PICTURE_DOMAINS)}")
         looks = len(SHAPES) * len(COLOURS) * len(TEXTURES)
         for field, low, high in (("n_entities", 2, looks), ("train_pictures", 1, None), ("test_pictures", 1, None),
-                                 ("image_size", 24, 512), ("seed", 0, None)):
+                                 ("image_size", 24, 512), ("seed", 0, None), ("n_worlds", 1, None)):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
                 bound = f"between {low} and {high}" if high else f">= {low}"
@@ -127,6 +131,8 @@ class Picture:
 
     id: str
     entity: str
+    noun: str
+    item: str
     split: str
     shape: str
     colour: str
@@ -150,29 +156,35 @@ def _rng(config: PictureWorldConfig, purpose: str) -> random.Random:
     return random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:16], 16))
 
 
-def caption_fields(domain: PictureDomain, picture: Picture) -> dict[str, str]:
+def caption_fields(picture: Picture) -> dict[str, str]:
     """The words a caption template fills in for ``picture``."""
-    items = domain.item if picture.count == "one" else f"{domain.item}s"
-    return {"name": picture.entity, "count": picture.count, "colour": picture.colour, "shape": picture.shape,
-            "texture": picture.texture, "position": picture.position, "items": items}
+    items = picture.item if picture.count == "one" else f"{picture.item}s"
+    return {"name": picture.entity, "noun": picture.noun, "count": picture.count, "colour": picture.colour,
+            "shape": picture.shape, "texture": picture.texture, "position": picture.position, "items": items}
 
 
 @lru_cache(maxsize=16)
 def picture_world(config: PictureWorldConfig) -> tuple[Picture, ...]:
-    """Every picture of the world: per entity, its training pictures then its test pictures."""
+    """Every picture of the world(s): per entity, its training pictures then its test pictures."""
     domain = PICTURE_DOMAINS[config.domain]
     rng = _rng(config, "world")
-    looks = [(s, c, t) for s in SHAPES for c in COLOURS for t in TEXTURES]
-    rng.shuffle(looks)
-    names = generate_names(domain.names, config.n_entities, rng, reserved=[w for v in VALUES.values() for w in v])
+    reserved = [w for v in VALUES.values() for w in v]
+    names = generate_names(domain.names, config.n_entities * config.n_worlds, rng, reserved=reserved)
     pictures = []
-    for number, (name, (shape, colour, texture)) in enumerate(zip(names, looks)):
-        for index in range(config.train_pictures + config.test_pictures):
-            split = "train" if index < config.train_pictures else "test"
-            draft = Picture(f"{config.domain}-{config.seed}-{number:04d}-{index:02d}", name, split, shape, colour,
-                            texture, rng.choice(COUNTS), rng.choice(POSITIONS), "")
-            caption = rng.choice(domain.captions).format(**caption_fields(domain, draft))
-            pictures.append(Picture(**{**asdict(draft), "caption": caption[0].upper() + caption[1:]}))
+    for world in range(config.n_worlds):
+        looks = [(s, c, t) for s in SHAPES for c in COLOURS for t in TEXTURES]
+        rng.shuffle(looks)
+        for number in range(config.n_entities):
+            name = names[world * config.n_entities + number]
+            shape, colour, texture = looks[number]
+            noun, item = rng.choice(domain.entity), rng.choice(domain.item)
+            key = f"{config.domain}-{config.seed}-{world * config.n_entities + number:04d}"
+            for index in range(config.train_pictures + config.test_pictures):
+                split = "train" if index < config.train_pictures else "test"
+                draft = Picture(f"{key}-{index:02d}", name, noun, item, split, shape, colour, texture,
+                                rng.choice(COUNTS), rng.choice(POSITIONS), "")
+                caption = rng.choice(domain.captions).format(**caption_fields(draft))
+                pictures.append(Picture(**{**asdict(draft), "caption": caption[0].upper() + caption[1:]}))
     return tuple(pictures)
 
 
@@ -291,10 +303,10 @@ class VisualQuestion:
     attribute: str = ""
 
 
-def _ask(domain: PictureDomain, picture: Picture, attribute: str, open_template: str, closed_template: str,
-         rng: random.Random, closed: bool) -> tuple[str, str]:
+def _ask(picture: Picture, attribute: str, open_template: str, closed_template: str, rng: random.Random,
+         closed: bool) -> tuple[str, str]:
     """One question about ``attribute`` of the picture and its answer: open, or closed and true half the time."""
-    fields = {"item": domain.item, "entity": domain.entity}
+    fields = {"item": picture.item, "entity": picture.noun}
     if not closed:
         return open_template.format(**fields), picture.value(attribute)
     truth = rng.random() < 0.5
@@ -305,7 +317,6 @@ def _ask(domain: PictureDomain, picture: Picture, attribute: str, open_template:
 def visual_questions(config: PictureWorldConfig) -> list[VisualQuestion]:
     """The held-out questions: per test picture, one open and one closed question per attribute, and which
     entity it shows."""
-    domain = PICTURE_DOMAINS[config.domain]
     rng = _rng(config, "questions")
     questions = []
     for picture in picture_world(config):
@@ -313,7 +324,7 @@ def visual_questions(config: PictureWorldConfig) -> list[VisualQuestion]:
             continue
         for attribute in QUESTIONS:
             for closed in (False, True) if attribute in CLOSED_QUESTIONS else (False,):
-                text, answer = _ask(domain, picture, attribute, QUESTIONS[attribute],
+                text, answer = _ask(picture, attribute, QUESTIONS[attribute],
                                     CLOSED_QUESTIONS.get(attribute, ""), rng, closed)
                 kind = "CLOSED" if closed else "OPEN"
                 questions.append(VisualQuestion(f"{picture.id}-{attribute}-{kind.lower()}", picture.id, text, answer,
@@ -333,13 +344,12 @@ class SeedTask:
 def seed_tasks(picture: Picture, n_tasks: int = 3) -> list[SeedTask]:
     """Seed visual-instruction tasks about a picture, in the seed wordings: ``n_tasks`` attributes drawn per
     picture, each asked open or closed; the informative answer explains, the precise one answers."""
-    domain = PICTURE_DOMAINS[picture.domain]
     rng = random.Random(int(hashlib.sha256(f"seed-tasks:{picture.id}".encode()).hexdigest()[:16], 16))
-    fields = caption_fields(domain, picture)
+    fields = caption_fields(picture)
     tasks = []
     for attribute in rng.sample(list(QUESTIONS), n_tasks):
         closed = attribute in CLOSED_QUESTIONS and rng.random() < 0.4
-        question, precise = _ask(domain, picture, attribute, QUESTIONS[attribute], CLOSED_QUESTIONS.get(attribute, ""),
+        question, precise = _ask(picture, attribute, QUESTIONS[attribute], CLOSED_QUESTIONS.get(attribute, ""),
                                  rng, closed)
         informative = INFORMATIVE[attribute].format(**fields)
         if closed:

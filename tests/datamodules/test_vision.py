@@ -217,3 +217,13 @@ def test_a_truncated_or_unreadable_image_is_one_error_naming_it(tmp_path):
     (folder / "cut.jpg").write_text("not an image")
     with pytest.raises(ZooError, match="replace or remove the file"):
         open_image(folder / "cut.jpg")
+
+
+def test_several_worlds_have_their_own_names_and_the_general_world_varies_its_nouns():
+    config = PictureWorldConfig(domain="general", n_entities=10, n_worlds=3, train_pictures=1, test_pictures=1)
+    pictures = picture_world(config)
+    assert len(pictures) == 10 * 3 * 2 and len({p.id for p in pictures}) == len(pictures)
+    assert len({p.entity for p in pictures}) == 30
+    assert len({p.item for p in pictures}) > 1 and len({p.noun for p in pictures}) > 1
+    assert all(p.item in p.caption for p in pictures)
+    assert {p.item for p in picture_world(SMALL)} == {"piece"} and {p.noun for p in picture_world(SMALL)} == {"dish"}

@@ -92,12 +92,14 @@ class ConsistencyJudge:
             Meta-Llama-3-8B).
         shots: Labelled examples in the prompt (upstream: 6).
         batch_size: Prompts per forward.
+        max_new_tokens: Tokens generated per verdict (upstream: 2 of Llama-3, where "Yes" is one token; the
+            tiny tokenizer spells it in up to 3).
     """
 
-    def __init__(self, model: str = "visual-judge-tiny", shots: int = 0, batch_size: int = 32):
+    def __init__(self, model: str = "visual-judge-tiny", shots: int = 0, batch_size: int = 32, max_new_tokens: int = 4):
         if not 0 <= shots <= 6:
             raise ZooError(f"judge shots={shots}: between 0 and 6 (the prompt has six labelled examples)")
-        self.model, self.shots, self.batch_size = model, shots, batch_size
+        self.model, self.shots, self.batch_size, self.max_new_tokens = model, shots, batch_size, max_new_tokens
         self._loaded = None
 
     def identity(self) -> str:
@@ -105,7 +107,7 @@ class ConsistencyJudge:
 
     @torch.no_grad()
     def labels(self, triplets: Sequence[Triplet]) -> list[str]:
-        """``yes``, ``no`` or ``open`` for each triplet (greedy, two new tokens, as upstream)."""
+        """``yes``, ``no`` or ``open`` for each triplet (greedy, its first word, as upstream)."""
         if self._loaded is None:
             lm, tokenizer = load_pretrained(self.model)
             self._loaded = lm.eval(), tokenizer
@@ -117,7 +119,7 @@ class ConsistencyJudge:
             width = max(len(row) for row in rows)
             ids = torch.tensor([[tok.pad_token_id] * (width - len(row)) + row for row in rows])
             mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in rows])
-            out = lm.generate(input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=2,
+            out = lm.generate(input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=self.max_new_tokens,
                               pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
             verdicts += [judge_label(text) for text in tok.batch_decode(out[:, width:], skip_special_tokens=True)]
         return verdicts
