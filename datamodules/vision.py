@@ -332,6 +332,9 @@ class ImageTextDataModule(ZooDataModule):
         self.splits: dict[str, list[Conversation]] = {}
         self.questions: list[VisualQuestion] = []
         self.images: dict[str, torch.Tensor] = {}
+        #: What the model trains on (the world, the schedule, the tasks' source) and what the tasks were: the card's.
+        self.fingerprint: str | None = None
+        self.report: dict | None = None
 
     def pictures(self, split: str) -> list[Picture]:
         """The world's pictures of a split: ``train`` / ``val`` (the training pictures, split by id) or ``test``."""
@@ -340,9 +343,6 @@ class ImageTextDataModule(ZooDataModule):
         return [p for p in picture_world(self.config)
                 if p.split == "train" and split_of(p.id, self.val_fraction, 0.0) == split]
 
-    def data_fingerprint(self) -> str:
-        tasks = self.task_source.identity() if self.task_source is not None else None
-        return fingerprint(world_fingerprint(self.config), self.schedule, tasks, self.passes, self.seed)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -364,6 +364,13 @@ class ImageTextDataModule(ZooDataModule):
         keys = {c.image for convs in self.splits.values() for c in convs} | {q.image for q in self.questions}
         self.images = {key: transform(blank_like(pictures[key], self.image_size) if key in blanked
                                       else draw(pictures[key], self.image_size)) for key in sorted(keys)}
+        tasks = self.task_source.identity() if self.task_source is not None else None
+        self.fingerprint = fingerprint(world_fingerprint(self.config), self.schedule, tasks, self.passes,
+                                       self.tokenizer.backend_tokenizer.to_str(), self.max_length)
+        self.report = {"source": self.source, "schedule": self.schedule, "tasks": tasks, "pictures": len(self.pictures("train")),
+                       "conversations": len(self.splits["train"]),
+                       "pictures_with_tasks": sum(bool(turns) for turns in written.values()),
+                       **({"synthesis": self.task_source.report} if getattr(self.task_source, "report", None) else {})}
 
     def stages(self) -> list[list[int]]:
         """Indices of the training conversations per stage (two stages: captions, then tasks)."""
