@@ -34,7 +34,8 @@ def test_shipped_entries_name_their_evaluators(registry):
     for name, entry in EVALUATOR_ENTRIES.items():
         found = get_evaluator(name)
         assert entry == f"{found.__module__}:{found.__name__}"
-        assert found.version.isdigit() and found.kinds == {"ood": ("encoder",), "uprise": ("bi-encoder",)}.get(name, ("causal-lm",))
+        assert found.version.isdigit() and found.kinds == {"ood": ("encoder",), "uprise": ("bi-encoder",),
+                                                          "vqa": ("vision-lm",)}.get(name, ("causal-lm",))
         assert evaluator_source(name).name == f"{name}.py"
 
 

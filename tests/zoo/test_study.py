@@ -188,7 +188,7 @@ def test_an_arm_its_recipe_refuses_is_reported_blocked_and_retried(run_zoo, stub
 
 
 @pytest.mark.parametrize("arguments, problem", [
-    (["nope"], "unknown study 'nope'; one of adaptllm-biomed"),
+    (["nope"], "unknown study 'nope'; one of adamllm-biomed, adamllm-food, adaptllm-biomed"),
     (["collapse", "--seeds", "0", "1", "2", "3", "4"], "make a variant of study collapse"),
     (["collapse", "--", "--trainer.max_steps", "5"], "pass --out DIR"),
     (["collapse", "--seeds", "0", "1", "--out", "OUT"], "2 seeds; the protocol asks for at least 5"),
