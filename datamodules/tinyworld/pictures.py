@@ -24,6 +24,7 @@ from functools import lru_cache
 from PIL import Image, ImageDraw
 
 from .names import NameStyle, generate_names
+from .world import _check_int
 
 SHAPES = ("round", "square", "triangular", "diamond", "bar")
 COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220), "yellow": (235, 210, 40),
@@ -117,12 +118,10 @@ class PictureWorldConfig:
         if self.domain not in PICTURE_DOMAINS:
             raise ValueError(f"picture domain {self.domain!r} is unknown; use one of {', '.join(PICTURE_DOMAINS)}")
         looks = len(SHAPES) * len(COLOURS) * len(TEXTURES)
-        for field, low, high in (("n_entities", 2, looks), ("train_pictures", 1, None), ("test_pictures", 1, None),
-                                 ("image_size", 24, 512), ("seed", 0, None), ("n_worlds", 1, None)):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
-                bound = f"between {low} and {high}" if high else f">= {low}"
-                raise ValueError(f"{field} must be an integer {bound} (got {value!r})")
+        _check_int("n_entities", self.n_entities, 2, looks, " (one look per entity)")
+        for field, low, high in (("train_pictures", 1, None), ("test_pictures", 1, None), ("image_size", 24, 512),
+                                 ("seed", 0, None), ("n_worlds", 1, None)):
+            _check_int(field, getattr(self, field), low, high)
 
 
 @dataclass(frozen=True)
