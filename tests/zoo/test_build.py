@@ -59,6 +59,13 @@ def test_smoke_build_loads_by_name_and_matches_transformers(run_zoo):
     run_checkpoints = folder.parents[1] / "runs" / "smoke" / "base-lm-tiny" / "checkpoints"
     assert sorted(path.name for path in run_checkpoints.iterdir()) == ["last.ckpt"]
 
+    # --resume continues that run's last.ckpt: a finished fit trains no further, so the weights stay the build's.
+    weights = (folder / "model.safetensors").read_bytes()
+    code, _, err = run_zoo("build", "base-lm-tiny", "--preset", "smoke", "--force", "--resume")
+    assert code == 0, err
+    assert (folder / "model.safetensors").read_bytes() == weights
+    assert json.loads((folder / "zoo_card.json").read_text())["steps"] == 4
+
 
 def test_build_prints_no_warning_and_list_shows_the_smoke_build(tmp_path):
     """The console of a real `zoo build` process: its own lines and bars, no third-party warnings or tips."""
