@@ -94,7 +94,7 @@ def test_a_malformed_study_file_is_one_line(tmp_path, text, problem):
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("name, problem", [("nope", "unknown study 'nope'; one of adaptllm-biomed"),
+@pytest.mark.parametrize("name, problem", [("nope", "unknown study 'nope'; one of adamllm-biomed, adamllm-food, adaptllm-biomed"),
                                            ("../studies/collapse", "unknown study"),
                                            ("missing.yaml", "study file missing.yaml not found")])
 def test_an_unknown_study_names_the_studies(name, problem):
