@@ -17,7 +17,6 @@ A real folder of JPEGs (``--folder``) measures decoding of files instead of draw
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
