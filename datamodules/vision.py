@@ -306,6 +306,8 @@ class ImageTextDataModule(ZooDataModule):
         data_config: timm data-config overrides (``mean``, ``std``...).
         max_length: Longest conversation in tokens.
         val_fraction: Share of the training pictures held out for validation.
+        images: ``zoo predict``: image files to ask about (one, or one per question); unset: the held-out pictures.
+        questions: ``zoo predict``: the questions about ``images``.
         tokenizer: The LM's tokenizer.
         batch_size: Conversations per step.
         num_workers: DataLoader worker processes.
@@ -315,6 +317,7 @@ class ImageTextDataModule(ZooDataModule):
     def __init__(self, source: str = "tinyworld:food", world: dict | None = None, schedule: str = "single-stage",
                  tasks: TaskSource | None = None, passes: int = 1, image_size: int = 48,
                  data_config: dict | None = None, max_length: int = 256, val_fraction: float = 0.05,
+                 images: list[str] | None = None, questions: list[str] | None = None,
                  tokenizer: str = "tinyworld", batch_size: int = 16, num_workers: int = 0, seed: int = 0):
         super().__init__(tokenizer=tokenizer, batch_size=batch_size, num_workers=num_workers, seed=seed)
         if schedule not in SCHEDULES:
@@ -326,6 +329,12 @@ class ImageTextDataModule(ZooDataModule):
         check_int("--data.image_size", image_size, 16, "pixels per image side")
         check_int("--data.max_length", max_length, 16, "tokens per conversation")
         check_number("--data.val_fraction", val_fraction, "share of pictures held out for validation", high=0.5)
+        if bool(images) != bool(questions) or (images and len(images) not in (1, len(questions))):
+            raise ZooError("--data.init_args.images and --data.init_args.questions go together: one image, or one "
+                           "per question")
+        self.ask = [(Path(images[0] if len(images) == 1 else image).expanduser(), question)
+                    for image, question in zip(images * len(questions) if len(images) == 1 else images, questions)
+                    ] if images else []
         self.source, self.schedule, self.task_source, self.passes = source, schedule, tasks, passes
         self.config = picture_config(source, world)
         self.image_size, self.data_config, self.max_length, self.val_fraction = image_size, data_config, max_length, val_fraction
@@ -345,7 +354,7 @@ class ImageTextDataModule(ZooDataModule):
 
 
     def setup(self, stage: str | None = None) -> None:
-        if self.splits:
+        if self.splits or (stage == "predict" and self.ask):
             return
         transform = image_transform(self.image_size, self.data_config)
         written = {}
@@ -397,6 +406,17 @@ class ImageTextDataModule(ZooDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return self.eval_loader(self._rows("val"), collate_conversations(self.tokenizer.pad_token_id))
+
+    def predict_dataloader(self) -> DataLoader:
+        """``zoo predict``: the questions about the given image files (each decoded here: a bad file is one
+        error naming it), else the held-out visual questions."""
+        if not self.ask:
+            return self.test_dataloader()
+        transform = image_transform(self.image_size, self.data_config)
+        items = [{"pixel_values": transform(open_image(path)),
+                  "question": VisualQuestion(f"ask-{n:04d}", str(path), question, "", "OPEN")}
+                 for n, (path, question) in enumerate(self.ask)]
+        return self.eval_loader(items, collate_questions)
 
     def test_dataloader(self) -> DataLoader:
         """The held-out visual questions: batches of ``{"pixel_values", "questions"}`` items."""

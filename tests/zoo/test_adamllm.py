@@ -161,3 +161,21 @@ def test_data_at_another_image_size_than_the_encoder_is_one_error_line(run_zoo, 
                            "--data.init_args.image_size", "32", "--trainer.default_root_dir", tmp_path)
     lines = [line for line in err.strip().splitlines() if line.startswith("zoo: error:")]
     assert code == 2 and len(lines) == 1 and "image_size 48" in lines[0] and "Traceback" not in err
+
+
+def test_zoo_predict_answers_questions_about_image_files(run_zoo, tiny_folder, tiny_mllm, tmp_path):
+    from tests.conftest import VISION_TINY, vision_substitutes
+    from zoo.paths import PROJECT_ROOT
+
+    picture = picture_world(PictureWorldConfig(domain="food", **FOOD))[0]
+    draw(picture).save(tmp_path / "dish.png")
+    recipe = PROJECT_ROOT / "configs" / "adamllm" / "ruletasks-food-tiny.yaml"
+    questions = ["What colour are the pieces?", "How many pieces are there?"]
+    code, _, err = run_zoo("predict", "-c", recipe, *VISION_TINY, *vision_substitutes(recipe.read_text(), tiny_folder, tiny_mllm, None),
+                           "--data.init_args.images", f"[{tmp_path / 'dish.png'}]", "--data.init_args.questions",
+                           json.dumps(questions), "--trainer.default_root_dir", tmp_path)
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    module = zoo.load(f"local-dir:{tiny_mllm}")
+    expected = module.answer(image_transform(48)(draw(picture)).expand(2, -1, -1, -1), questions)
+    assert [row["question"] for row in rows] == questions and [row["answer"] for row in rows] == expected

@@ -170,7 +170,8 @@ class DomainMLLM(VisionLM):
     def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> list[dict]:
         """Answers to a batch of visual questions (``datamodules.vision.collate_questions``)."""
         answers = self.answer(batch["pixel_values"], [q["question"] for q in batch["questions"]])
-        return [{"id": q["id"], "question": q["question"], "answer": a} for q, a in zip(batch["questions"], answers)]
+        return [{"id": q["id"], "image": q["image"], "question": q["question"], "answer": a}
+                for q, a in zip(batch["questions"], answers)]
 
     def on_test_epoch_start(self) -> None:
         self._test_answers: list[tuple[VisualQuestion, str]] = []
