@@ -37,9 +37,10 @@ from typing import Any
 
 import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Sampler
 
 from datamodules.base import IGNORE_INDEX, ZooDataModule, split_of
+from datamodules.instruction import collate_labelled
 from datamodules.checks import check_int, check_number
 from datamodules.transforms.visual_instruction_synthesis import (
     CAPTION_INSTRUCTION, INFORMATIVE_HINT, PRECISE_HINT, TaskSource, Turn, turn_prompt,
@@ -172,6 +173,18 @@ def real_questions(source: str, split: str = "test", test_fraction: float = 0.3
     return _class_folder(folder, test_fraction, split)
 
 
+def image_questions(images: Sequence[str | Path], questions: Sequence[str]) -> list[tuple[Path, str]]:
+    """Each question with the image file it asks about: one image for every question, or one per question.
+
+    Raises:
+        ZooError: for other counts (or questions without images, or images without questions).
+    """
+    if not questions or len(images) not in (1, len(questions)):
+        raise ZooError(f"{len(images)} images for {len(questions)} questions; pass one image, or one per question")
+    paths = [Path(image).expanduser() for image in images]
+    return list(zip(paths * len(questions) if len(paths) == 1 else paths, questions))
+
+
 def picture_config(source: str, world: dict | None) -> PictureWorldConfig:
     """The picture world of a ``tinyworld:<domain>`` source with ``world``'s fields."""
     try:
@@ -233,30 +246,14 @@ def synthesizer_conversations(pictures: Sequence[Picture]) -> list[Conversation]
 
 
 # ---------------------------------------------------------------------------------------------- datasets
-class _ConversationSet(Dataset):
-    def __init__(self, rows: list[tuple[torch.Tensor, list[int], list[int]]]):
-        self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, index: int):
-        return self.rows[index]
-
-
 def collate_conversations(pad_token_id: int):
-    """Stack images and right-pad ``(ids, labels)`` into ``pixel_values``, ``input_ids``, ``attention_mask``, ``labels``."""
+    """Stack images and right-pad ``(ids, labels)`` (``datamodules.instruction.collate_labelled``) into
+    ``pixel_values``, ``input_ids``, ``attention_mask``, ``labels``."""
+    collate_text = collate_labelled(pad_token_id)
 
     def collate(rows: list) -> dict[str, torch.Tensor]:
-        width = max(len(ids) for _, ids, _ in rows)
-        input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-        labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, (_, ids, target) in enumerate(rows):
-            input_ids[r, :len(ids)], labels[r, :len(ids)] = torch.tensor(ids), torch.tensor(target)
-            attention_mask[r, :len(ids)] = 1
-        pixel_values = torch.stack([pixels for pixels, _, _ in rows])
-        return {"pixel_values": pixel_values, "input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        return {"pixel_values": torch.stack([pixels for pixels, _, _ in rows]),
+                **collate_text([(ids, labels) for _, ids, labels in rows])}
 
     return collate
 
@@ -329,12 +326,7 @@ class ImageTextDataModule(ZooDataModule):
         check_int("--data.image_size", image_size, 16, "pixels per image side")
         check_int("--data.max_length", max_length, 16, "tokens per conversation")
         check_number("--data.val_fraction", val_fraction, "share of pictures held out for validation", high=0.5)
-        if bool(images) != bool(questions) or (images and len(images) not in (1, len(questions))):
-            raise ZooError("--data.init_args.images and --data.init_args.questions go together: one image, or one "
-                           "per question")
-        self.ask = [(Path(images[0] if len(images) == 1 else image).expanduser(), question)
-                    for image, question in zip(images * len(questions) if len(images) == 1 else images, questions)
-                    ] if images else []
+        self.ask = image_questions(images or [], questions or []) if images or questions else []
         self.source, self.schedule, self.task_source, self.passes = source, schedule, tasks, passes
         self.config = picture_config(source, world)
         self.image_size, self.data_config, self.max_length, self.val_fraction = image_size, data_config, max_length, val_fraction
@@ -351,7 +343,6 @@ class ImageTextDataModule(ZooDataModule):
             return [p for p in picture_world(self.config) if p.split == "test"]
         return [p for p in picture_world(self.config)
                 if p.split == "train" and split_of(p.id, self.val_fraction, 0.0) == split]
-
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits or (stage == "predict" and self.ask):
@@ -383,15 +374,17 @@ class ImageTextDataModule(ZooDataModule):
 
     def stages(self) -> list[list[int]]:
         """Indices of the training conversations per stage (two stages: captions, then tasks)."""
-        conversations = self.splits["train"]
+        conversations = len(self.splits["train"])
         if self.schedule != "two-stage":
-            return [list(range(len(conversations)))]
-        first = [i for i, c in enumerate(conversations) if c.turns[0].question == CAPTION_INSTRUCTION and len(c.turns) == 1]
-        return [first, [i for i in range(len(conversations)) if i not in set(first)]]
+            return [list(range(conversations))]
+        # post_training_conversations puts one caption conversation per picture first, then the task ones.
+        captions = len(self.pictures("train"))
+        return [list(range(captions)), list(range(captions, conversations))]
 
-    def _rows(self, split: str) -> _ConversationSet:
-        return _ConversationSet([(self.images[c.image], *encode_conversation(self.tokenizer, c, self.max_length))
-                                 for c in self.splits[split]])
+    def _rows(self, split: str) -> list[tuple[torch.Tensor, list[int], list[int]]]:
+        """A split's conversations as (image, ids, labels) rows: a list is the DataLoader's dataset."""
+        return [(self.images[c.image], *encode_conversation(self.tokenizer, c, self.max_length))
+                for c in self.splits[split]]
 
     def training_texts(self) -> Iterator[str]:
         self.setup()

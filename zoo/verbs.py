@@ -377,20 +377,17 @@ def ask(model: str, /, *, image: list[Path], question: list[str], preset: Preset
     import torch
 
     import zoo
-    from datamodules.vision import image_transform, open_image
+    from datamodules.vision import image_questions, image_transform, open_image
 
-    if len(image) not in (1, len(question)):
-        raise ZooError(f"{len(image)} images for {len(question)} questions; pass one image, or one per question")
-    pictures = [open_image(Path(path).expanduser()) for path in image]
+    asked = image_questions(image, question)
+    pictures = {path: open_image(path) for path in dict.fromkeys(path for path, _ in asked)}
     module = zoo.load(model, preset=preset)
     if not hasattr(module, "answer"):
         raise ZooError(f"{model} is a {module.kind} model that answers no questions about images; pass a vision-LM "
                        "such as adamllm-food-tiny")
     transform = image_transform(module.image_size)
-    pixels = torch.stack([transform(picture) for picture in pictures])
-    if len(pictures) == 1:
-        pixels = pixels.expand(len(question), -1, -1, -1)
-    paths = image * len(question) if len(image) == 1 else image
-    for path, text, answer in zip(paths, question, module.answer(pixels, question)):
+    pixels = {path: transform(picture) for path, picture in pictures.items()}
+    answers = module.answer(torch.stack([pixels[path] for path, _ in asked]), question)
+    for (path, text), answer in zip(asked, answers):
         print(json.dumps({"image": str(path), "question": text, "answer": answer}, ensure_ascii=False))
     return 0

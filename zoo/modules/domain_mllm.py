@@ -149,11 +149,6 @@ class DomainMLLM(VisionLM):
             results.append(row[:row.index(tok.eos_token_id)] if tok.eos_token_id in row else row)
         return results
 
-    def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        from zoo.nets import image_tokens
-
-        return image_tokens(self.vision, pixel_values)
-
     def answer(self, pixel_values: torch.Tensor, questions: Sequence[str], max_new_tokens: int | None = None) -> list[str]:
         """The model's answer to each question about its image (one turn, greedy, up to the turn's end).
 

@@ -131,11 +131,15 @@ class VisionLM(ZooModule):
 
     def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, T, V)`` of the text positions, each image's projected tokens before its text."""
-        prefix = self.projector(image_tokens(self.vision, pixel_values))
+        prefix = self.projector(self.image_features(pixel_values))
         text = self.lm.get_input_embeddings()(input_ids)
         mask = torch.cat([attention_mask.new_ones(prefix.shape[:2]), attention_mask], dim=1)
         logits = self.lm(inputs_embeds=torch.cat([prefix, text], dim=1), attention_mask=mask, use_cache=False).logits
         return logits[:, prefix.size(1):]
+
+    def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The encoder's final tokens ``(B, N, D)`` for a batch of images (before the projector)."""
+        return image_tokens(self.vision, pixel_values)
 
     def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Next-token cross-entropy on the response tokens (``labels`` is ``-100`` elsewhere)."""
