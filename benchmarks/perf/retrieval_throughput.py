@@ -4,11 +4,12 @@
                                                     [--scorer uprise-lm-tiny] [--contexts 256]
 
 Search: the top-3 prompts of each query in a pool of ``--pool`` embeddings (MiniLM's width), in ms per
-query: the zoo's exact search (``zoo.nets.search.exact_top_k``: a batch of queries per matrix product,
-then ``torch.topk``) against a plain per-query loop (one matrix-vector product and top-k per query) and
-FAISS's flat inner-product index (``IndexFlatIP``, upstream's index), all in this run, on the same
-embeddings; the results must agree. The issue's target: <= 0.5 ms per query batched on 2 cores; the
-matrix product alone is ``2 * pool * dim`` FLOPs per query (about 0.2 ms at 400 GFLOP/s).
+query: the zoo's exact search (``zoo.nets.search.exact_top_k``: a batch of queries per matrix product in
+bfloat16, its shortlist rescored in float32) against the same search in float32 alone, a plain per-query
+loop (one matrix-vector product and top-k per query), FAISS's flat inner-product index (``IndexFlatIP``,
+upstream's index) and the float32 matrix product alone (the float32 search's floor), all in this run, on
+the same embeddings; the results must agree. The issue's target: <= 0.5 ms per query batched on 2 cores;
+the matrix product is ``2 * pool * dim`` FLOPs per query.
 
 Scoring: one-shot candidate contexts of the tinyworld clusters scored by the zoo's packed option
 scorer (``datamodules.retrieval.option_losses``: a context once, its options as branches) against
@@ -37,7 +38,10 @@ def search(args) -> None:
 
     batched = exact_top_k(queries, pool, args.k)[1]
     assert torch.equal(batched, loop()) and torch.equal(batched, faiss_top_k(queries, pool, args.k)[1])
+    assert torch.equal(batched, exact_top_k(queries, pool, args.k, shortlist=0)[1])
     times = {"exact, batched (zoo)": best_of(args.rounds, lambda: exact_top_k(queries, pool, args.k)),
+             "exact, float32 only": best_of(args.rounds, lambda: exact_top_k(queries, pool, args.k, shortlist=0)),
+             "float32 product alone": best_of(args.rounds, lambda: queries @ pool.T),
              "plain per-query loop": best_of(args.rounds, loop),
              "faiss IndexFlatIP": best_of(args.rounds, lambda: faiss_top_k(queries, pool, args.k))}
     flops = 2 * args.pool * args.dim

@@ -64,6 +64,44 @@ def test_top_k_matches_brute_force(backend):
         top_k(queries, pool[:2], 3, backend)
 
 
+def test_bf16_error_bound_holds_on_embeddings_of_any_scale():
+    from zoo.nets.search import bf16_error_bound
+
+    generator = torch.Generator().manual_seed(0)
+    for scale in (0.1, 1.0, 30.0):
+        queries = torch.randn(64, 384, generator=generator) * scale
+        # aligned rows (every product of one sign) are the worst case of the Cauchy-Schwarz step
+        pool = torch.cat([torch.randn(2000, 384, generator=generator) * scale + scale, queries.abs(), queries])
+        rough = (queries.bfloat16() @ pool.bfloat16().T).float()
+        error = (rough - queries.double() @ pool.double().T).abs()
+        bound = bf16_error_bound(rough, queries.norm(dim=1, keepdim=True), pool.norm(dim=1), 384)
+        assert bool((error <= bound).all()), f"scale {scale}: worst error {float((error / bound).max()):.2f} x bound"
+        assert float((error / bound).max()) > 0.05  # the bound is not vacuous
+
+
+def test_shortlisted_search_equals_float32_search_and_settles_near_ties_in_float32(monkeypatch):
+    from zoo.nets import search
+
+    generator = torch.Generator().manual_seed(1)
+    queries, pool = torch.randn(300, 64, generator=generator), torch.randn(5000, 64, generator=generator)
+    # Near ties that bfloat16 cannot order: the first query's best prompt, copied with tiny perturbations.
+    best_row = int((queries[0] @ pool.T).argmax())
+    pool[:40] = pool[best_row] + 1e-4 * torch.randn(40, 64, generator=generator)
+    reference = torch.topk(queries @ pool.T, 5, dim=1)
+    refined = []
+    float32_top_k = search._float32_top_k
+    monkeypatch.setattr(search, "_float32_top_k", lambda q, p, k: refined.append(q.size(0)) or float32_top_k(q, p, k))
+    scores, indices = search.exact_top_k(queries, pool, 5, batch_size=128)
+    assert torch.equal(indices, reference.indices)
+    assert torch.allclose(scores, reference.values, atol=1e-5)
+    # the near-tied query was searched again in float32, most queries were settled by their shortlist
+    assert 1 <= sum(refined) < 30
+    # no shortlist: float32 throughout, same result
+    refined.clear()
+    assert torch.equal(search.exact_top_k(queries, pool, 5, shortlist=0)[1], reference.indices)
+    assert sum(refined) == 300
+
+
 def test_pool_index_is_cached_and_new_weights_invalidate_it(monkeypatch):
     module = _toy_retriever()
     prompts = ["Question: where?\nAnswer: here", "Claim: yes.\nTrue or false? true", "a third prompt"]
