@@ -89,17 +89,9 @@ def render(result, target: Path) -> list[str]:
 def seed_studies() -> dict[str, tuple[dict, str]]:
     """The committed studies run over seeds (``zoo study NAME``, of the current protocol): each record and the
     folder of its files, relative to the board."""
-    import json
+    from benchmarks.studies.report import committed_records
 
-    from benchmarks.studies.seeds import STUDY_PROTOCOL
-
-    found = {}
-    for path in sorted((RESULTS_DIR / "studies").glob("*/study.json")):
-        record = json.loads(path.read_text(encoding="utf-8"))
-        # Studies of an older protocol (a list of runs; a split that moved with the seed) are not shown as evidence.
-        if isinstance(record, dict) and record.get("protocol") == STUDY_PROTOCOL:
-            found[path.parent.name] = (record, f"studies/{path.parent.name}")
-    return found
+    return {name: (record, f"studies/{name}") for name, record in committed_records(RESULTS_DIR / "studies").items()}
 
 
 def seen_in_training(folders: dict[str, Path]) -> dict[str, dict[tuple[str, str], str]]:

@@ -99,7 +99,7 @@ def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bo
             variant of the study: give it its own --out).
     """
     from benchmarks.studies.protocol import RESULTS_DIR, load_study, with_seeds
-    from benchmarks.studies.report import write_study
+    from benchmarks.studies.report import write_index, write_study
     from benchmarks.studies.seeds import study_runs
     from zoo.builder import fit_and_test
 
@@ -118,6 +118,8 @@ def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bo
                         *(["--allow-fewer-seeds"] if allow_fewer_seeds else []),
                         *(["--", *trainer_args] if trainer_args else [])])
     print(write_study(spec, rows, out, command, trainer_args or []))
+    if out.resolve() == (RESULTS_DIR / spec.name).resolve():
+        write_index(RESULTS_DIR)  # the shipped studies' index; a variant's folder elsewhere leaves it alone
     return 0
 
 

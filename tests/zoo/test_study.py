@@ -215,3 +215,28 @@ def test_a_study_fits_real_runs_through_the_cli(run_zoo, tmp_path):
     markdown = (tmp_path / "s" / "study.md").read_text()
     assert "**2 seeds, fewer than the protocol's 5** (`allow_fewer_seeds`): a quick look." in markdown
     assert "Overrides of every run: `--model.init_args.net llama-test" in markdown
+
+
+def test_a_shipped_folder_study_rewrites_the_index_and_a_variant_elsewhere_leaves_it(run_zoo, stub_fit, monkeypatch,
+                                                                                      tmp_path):
+    import benchmarks.studies.protocol
+
+    results = tmp_path / "studies"
+    monkeypatch.setattr(benchmarks.studies.protocol, "RESULTS_DIR", results)
+    (results / "old").mkdir(parents=True)
+    (results / "old" / "study.json").write_text("[]")  # an older protocol's list of runs
+    path = study_file(tmp_path)
+    assert run_zoo("study", path)[0] == 0
+    (results / "mine" / "diagnosis.md").write_text("Why.\n")
+    assert run_zoo("study", path)[0] == 0
+    index = (results / "README.md").read_text()
+    assert index.splitlines()[6:] == [
+        "| [mine](mine/study.md) ([diagnosis](mine/diagnosis.md)) | 5 | test/ppl ↓ | human > vanilla | -0.110 | "
+        "[-0.162, -0.058] | yes |",
+        "|  | 5 | test/ppl ↓ | vanilla > base | -897.990 | [-898.058, -897.922] | yes |",
+        "",
+        "Of an older protocol, not evidence until rerun with `zoo study NAME`: [old](old/).",
+    ]
+    (results / "README.md").unlink()
+    assert run_zoo("study", path, "--seeds", "0", "1", "--allow-fewer-seeds", "--out", tmp_path / "variant")[0] == 0
+    assert not (results / "README.md").exists()
