@@ -19,7 +19,7 @@ RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
 
 def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: Preset = "full",
                 out: Path = RESULTS_DIR, limit: PositiveInt | None = None, batch_size: PositiveInt = 64,
-                hub: bool = False, check: bool = False) -> int:
+                hub: bool = False, check: bool = False, profile: bool = False) -> int:
     """Build missing models, evaluate what is not cached, write LEADERBOARD.md, .csv, .json, .png and the model cards.
 
     Args:
@@ -32,12 +32,29 @@ def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: P
         hub: Also the upstream hf-hub entries (needs the network).
         check: Leave OUT as it is (models are still built and evaluated into ZOO_HOME); exit 1 if its files
             differ from a fresh regeneration.
+        profile: Print where the time went: seconds per phase (build, evaluate, write) and per model, the
+            share spent in training steps, and peak memory.
     """
+    from contextlib import nullcontext
+
+    from zoo.profiling import profiling, report
+
+    with profiling() if profile else nullcontext() as recorded:
+        code = _sweep_and_write(models, suites, preset, out, limit, batch_size, hub, check)
+    if recorded is not None:
+        print(report(recorded))
+    return code
+
+
+def _sweep_and_write(models: str, suites: list[str] | None, preset: str, out: Path, limit: int | None,
+                     batch_size: int, hub: bool, check: bool) -> int:
+    """:func:`leaderboard`'s work: the sweep, then the board written to (or checked against) ``out``."""
     import shutil
     import tempfile
 
     from benchmarks import leaderboard as board
     from zoo.console import without_library_progress_bars
+    from zoo.profiling import span
     from zoo.sweep import sweep
 
     with without_library_progress_bars():
@@ -55,7 +72,8 @@ def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: P
             return 1
         print(f"leaderboard in {out} is up to date")
         return 0
-    render(result, out)
+    with span("write", "board and cards"):
+        render(result, out)
     rows = result.rows
     errors = sorted({row["model"] for row in rows if row["metric"] == "error"})
     print(f"{len({row['model'] for row in rows})} models, {len(rows)} rows"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from zoo.console import lightning_info_hidden, without_library_progress_bars
 from zoo.errors import ZooError
 from zoo.hashing import sha256_file
 from zoo.lightning_cli import lightning_cli
+from zoo.profiling import add_training, span
 from zoo.paths import PRESETS, PROJECT_ROOT, atomic_write_text, checkpoints_dir, using_preset, zoo_home
 from zoo.registry import get_entry
 from zoo.resolve import CARD_FILE, read_card
@@ -63,6 +65,13 @@ def build(name: str, preset: str = "full", force: bool = False, resume: bool = F
             raise ZooError(f"recipes name each other in a circle ({' -> '.join([*_building, name, dependency])}); "
                            "remove one of the names from its recipe")
         build(dependency, preset=preset, _building=(*_building, name))
+    with span("build", name):  # this entry's own fit, test and export: its dependencies are spans of their own
+        return _fit_and_export(entry, preset, args, out, resume)
+
+
+def _fit_and_export(entry, preset: str, args: list[str], out: Path, resume: bool) -> tuple[Path, dict[str, Any]]:
+    """:func:`build`'s fit, test and export of ``entry`` into ``out``, once its dependencies are built."""
+    name = entry.name
     run_dir = zoo_home() / "runs" / preset / name
     last = run_dir / "checkpoints" / "last.ckpt"
     if not (resume and last.is_file()):
@@ -141,6 +150,8 @@ def fit_and_test(args: list[str], ckpt_path: Path | None = None):
     """
     with lightning_info_hidden(), without_library_progress_bars():
         cli = lightning_cli(args, run=False, trainer_defaults=BUILD_TRAINER)
+        started = time.perf_counter()
         cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
+        add_training(time.perf_counter() - started)
         results = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
     return cli, {key: float(value) for result in results for key, value in result.items()}

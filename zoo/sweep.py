@@ -18,6 +18,7 @@ from benchmarks.harness import error_rows, evaluate_with_items
 from benchmarks.suites import load_suite
 from zoo.builder import build, record_contamination
 from zoo.errors import ZooError
+from zoo.profiling import span
 from zoo.registry import entries, get_entry, list_models
 
 
@@ -107,7 +108,8 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
         try:
             folder, card = build(name, preset=preset)
             if (card.get("contamination") or {}).get("version") != CONTAMINATION_VERSION:
-                record_contamination(name, preset)
+                with span("build", f"{name} (contamination report)"):
+                    record_contamination(name, preset)
             folders[name] = folder
         except Exception as error:  # a model that fails becomes an error row, not a crashed sweep
             failed[name] = error
@@ -119,7 +121,8 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
             rows += error_rows(name, suite, failed[name])
             continue
         try:
-            evaluation = evaluate_with_items(name, suite, limit=limit, batch_size=batch_size, preset=preset)
+            with span("evaluate", f"{name} on {suite}"):
+                evaluation = evaluate_with_items(name, suite, limit=limit, batch_size=batch_size, preset=preset)
         except Exception as error:
             rows += error_rows(name, suite, error)
             continue
