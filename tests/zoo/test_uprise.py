@@ -100,6 +100,7 @@ def test_shortlisted_search_equals_float32_search_and_settles_near_ties_in_float
     refined.clear()
     assert torch.equal(search.exact_top_k(queries, pool, 5, shortlist=0)[1], reference.indices)
     assert sum(refined) == 300
+    assert [tuple(t.shape) for t in search.exact_top_k(queries[:0], pool, 5)] == [(0, 5), (0, 5)]
 
 
 def test_pool_index_is_cached_and_new_weights_invalidate_it(monkeypatch):

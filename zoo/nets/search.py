@@ -89,7 +89,7 @@ def exact_top_k(queries: torch.Tensor, pool: torch.Tensor, k: int, batch_size: i
     if use_shortlist:
         shortlist = max(shortlist, 4 * k)
         pool_bf16, max_norm = pool.bfloat16(), float(pool.norm(dim=1).max())
-    scores, indices = [], []
+    scores, indices = [torch.empty(0, k)], [torch.empty(0, k, dtype=torch.long)]  # no queries: no rows
     for start in range(0, queries.size(0), batch_size):
         batch = queries[start:start + batch_size]
         values, rows = (_shortlisted_top_k(batch, pool, pool_bf16, max_norm, k, shortlist) if use_shortlist
