@@ -55,8 +55,8 @@ def _shortlisted_top_k(queries: torch.Tensor, pool: torch.Tensor, pool_bf16: tor
     exact = torch.bmm(pool[candidates], queries.unsqueeze(2)).squeeze(2)
     best = torch.topk(exact, k, dim=1)
     indices = candidates.gather(1, best.indices)
-    # A prompt outside the shortlist scored at most the shortlist's last bf16 score (the bound grows with the
-    # score), so its float32 score is at most that plus the error bound.
+    # A prompt outside the shortlist scored at most the shortlist's last bf16 score t, so its float32 score is at
+    # most t plus the bound at t (score + u |score| grows with the score; the norm term is the largest prompt's).
     threshold = rough.values[:, -1].float()
     outside_at_most = threshold + bf16_error_bound(threshold, queries.norm(dim=1), max_norm, queries.size(1))
     unsettled = (best.values[:, -1] <= outside_at_most).nonzero().squeeze(1)
