@@ -671,7 +671,8 @@ def reading_texts(config: WorldConfig, n_texts: int, seed: int = 0, questions_pe
     answers from the text). A tiny LM learns it only where copying is the one way to predict the answer:
     trained on one world it memorises the facts instead. So every ``texts_per_world`` texts come from a
     fresh small world (``config`` with its own seed, from ``READING_SEED_BASE`` on), whose names and values it
-    cannot know. Each text is ``"{document}\\n\\nQuestion: q\\nAnswer: a"`` for ``questions_per_text`` facts the
+    cannot know; a document that names an entity of the suites' world of its domain (seed 0, default size:
+    names come from a finite space) is skipped. Each text is ``"{document}\\n\\nQuestion: q\\nAnswer: a"`` for ``questions_per_text`` facts the
     document states, asked in the synthesizer's own wordings (:data:`SYNTHESIZER_QUESTIONS`), none of them
     an evaluation template.
 
@@ -689,12 +690,14 @@ def reading_texts(config: WorldConfig, n_texts: int, seed: int = 0, questions_pe
         raise ValueError(f"n_texts, questions_per_text and texts_per_world must be >= 1 (got {n_texts}, "
                          f"{questions_per_text}, {texts_per_world})")
     rng = random.Random(f"tinyworld:reading:{config.domain}:{config.seed}:{seed}")
+    reserved = [entity["name"] for entity in generate_world(WorldConfig(domain=config.domain)).entities]
     texts: list[str] = []
     world_index = 0
     while len(texts) < n_texts:
         world_seed = READING_SEED_BASE + config.seed * 1_000_000 + world_index
         world_index += 1
-        records = [r for r in synthesizer_pairs(generate_world(replace(config, seed=world_seed))) if r["pairs"]]
+        records = [r for r in synthesizer_pairs(generate_world(replace(config, seed=world_seed)))
+                   if r["pairs"] and not any(name in r["context"] for name in reserved)]
         for record in rng.sample(records, min(texts_per_world, len(records), n_texts - len(texts))):
             pairs = rng.sample(record["pairs"], min(questions_per_text, len(record["pairs"])))
             texts.append(record["context"] + "".join(f"\n\nQuestion: {p['question']}\nAnswer: {p['answer']}"
