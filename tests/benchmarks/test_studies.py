@@ -269,3 +269,21 @@ def test_a_run_equal_to_a_zoo_build_reads_its_card(monkeypatch, tmp_path):
     (folder / "zoo_card.json").write_text(json.dumps(card))
     assert seeds.built_run(RECIPE, 1, []) is None, "another seed is another run"
     assert seeds.built_run(RECIPE, 0, ["--trainer.max_steps", "3"]) is None, "overrides make another run"
+
+
+def test_uprise_picks_count_clusters_false_claims_and_same_facts_by_hand():
+    from benchmarks.studies.uprise_picks import picks
+    from datamodules.retrieval import Clusters
+
+    clusters = Clusters(n_entities=4, held_out="completion")
+    pool, test = clusters.pool(), clusters.test()
+    first = test[0]
+    same = next(i for i, p in enumerate(pool) if p.cluster == "closed_qa" and (p.entity, p.attribute) ==
+                (first.entity, first.attribute))
+    false_claim = next(i for i, p in enumerate(pool) if p.cluster == "verification" and p.entity != first.entity
+                       and p.options[p.answer_index] == " false")
+    topic = next(i for i, p in enumerate(pool) if p.cluster == "topic" and p.entity == first.entity
+                 and p.attribute != first.attribute)
+    shares = picks(Clusters(n_entities=4, held_out="completion"), {"mine": [[same, false_claim, topic]] + [[]] * (len(test) - 1)})
+    assert shares["mine"] == {"closed_qa": 1 / 3, "verification": 1 / 3, "topic": 1 / 3, "false claims": 1 / 3,
+                              "same entity": 2 / 3, "same fact": 1 / 3, "items with a same-fact prompt": 1 / len(test)}
