@@ -12,9 +12,6 @@ A *document source* is a string:
   world's seed tasks (``world`` sets the world and ``shots``);
 - ``demonstrations:<domain>`` — runs of tinyworld task-cluster demonstrations, some answering others (the
   training text of a scoring LM that reads prompts; ``world`` sets the worlds, ``n_texts`` and ``facts_per_text``).
-- ``reading:<domain>[+<domain>...]`` — tinyworld documents of fresh small worlds, each followed by questions
-  answered from it (the training text of a base LM that reads its context; ``world`` sets the worlds,
-  ``n_texts``, ``questions_per_text`` and ``texts_per_world``).
 
 Every source becomes a ``datasets.Dataset`` with the columns ``id``, ``title``, ``text``, and a
 fingerprint (world fingerprint, file sha256s or hub id) that keys the caches under ``ZOO_HOME``.
@@ -23,7 +20,6 @@ fingerprint (world fingerprint, file sha256s or hub id) that keys the caches und
 from __future__ import annotations
 
 import hashlib
-from itertools import zip_longest
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -37,7 +33,6 @@ from datamodules.checks import check_int, check_number
 from datamodules.real_corpora import load_real_corpus
 from datamodules.tinyworld import WorldConfig, general_instructions, generate_world
 from datamodules.tinyworld.clusters import scorer_texts
-from datamodules.tinyworld.instructions import reading_texts
 from datamodules.tokenizer import load_tokenizer
 from datamodules.transforms.instruction_format import synthesizer_example
 from zoo.errors import ZooError
@@ -72,7 +67,7 @@ def _source_files(path: Path) -> list[Path]:
 
 
 #: Source prefixes that name generated or remote data rather than a local path.
-SOURCE_SCHEMES = ("tinyworld:", "instructions:", "demonstrations:", "reading:", "judge:", "zoo-data:", "sampled:", "synthesizer-data:", "hf-hub:")
+SOURCE_SCHEMES = ("tinyworld:", "instructions:", "demonstrations:", "judge:", "zoo-data:", "sampled:", "synthesizer-data:", "hf-hub:")
 
 
 def check_source(source: str) -> None:
@@ -130,8 +125,7 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
     """Load a document source as a ``datasets.Dataset`` (id, title, text) and its fingerprint.
 
     Args:
-        source: ``tinyworld:<domain>``, ``instructions:general``, ``demonstrations:<domain>``,
-            ``reading:<domain>[+<domain>...]``, ``zoo-data:<name>``,
+        source: ``tinyworld:<domain>``, ``instructions:general``, ``demonstrations:<domain>``, ``zoo-data:<name>``,
             ``sampled:<documents>:<model>`` (text sampled from a zoo LM, cached),
             ``synthesizer-data:<tinyworld:domain | zoo-data:pubmedqa-qa>``, a local file or
             folder, or ``hf-hub:org/name[:config]``.
@@ -161,21 +155,6 @@ def load_documents(source: str, text_field: str = "text", world: dict | None = N
             raise ZooError(f"source '{source}': {error}") from None
         table = {"id": [f"demonstrations-{i:07d}" for i in range(len(texts))], "title": [""] * len(texts),
                  "text": texts}
-        return datasets.Dataset.from_dict(table), fingerprint(source, settings, counts, texts)
-
-    if source.startswith("reading:"):
-        settings = {"n_texts": 16000, "questions_per_text": 2, "texts_per_world": 8, **(world or {})}
-        counts = {key: settings.pop(key) for key in ("n_texts", "questions_per_text", "texts_per_world")}
-        domains = source.removeprefix("reading:").split("+")
-        try:
-            # Each domain's share of the texts, interleaved: every stretch of training reads every domain.
-            shares = [reading_texts(WorldConfig(domain=domain, **settings), **{
-                **counts, "n_texts": counts["n_texts"] // len(domains) + (index < counts["n_texts"] % len(domains))})
-                for index, domain in enumerate(domains)]
-        except (ValueError, TypeError, KeyError) as error:
-            raise ZooError(f"source '{source}': {error}; domains are joined by '+', e.g. reading:general+biomed") from None
-        texts = [text for row in zip_longest(*shares) for text in row if text is not None]
-        table = {"id": [f"reading-{i:07d}" for i in range(len(texts))], "title": [""] * len(texts), "text": texts}
         return datasets.Dataset.from_dict(table), fingerprint(source, settings, counts, texts)
 
     if source.startswith("judge:"):

@@ -31,10 +31,10 @@ Example:
 import random
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .domain import DOMAINS
-from .world import World, WorldConfig, generate_world
+from .world import World
 
 # Groups of everyday words; no word is in two groups, so "odd one out" has one answer.
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -655,51 +655,3 @@ def synthesizer_pairs(world: World) -> list[dict]:
             pairs.append({"question": rng.choice(wordings[attribute]).format(name=name), "answer": pair["answer"]})
         records.append({**record, "pairs": pairs})
     return records
-
-
-#: Seeds of the fresh worlds reading texts come from: far from the suites' worlds (0-99), their open-book
-#: worlds (+ 1,000,000) and the UPRISE scorer's (10,000,000 on).
-READING_SEED_BASE = 20_000_000
-
-
-def reading_texts(config: WorldConfig, n_texts: int, seed: int = 0, questions_per_text: int = 2,
-                  texts_per_world: int = 4) -> list[str]:
-    """Texts that teach a small LM to read: a document, then questions on it answered from it.
-
-    Upstream's methods start from a general LLM that already answers from its context (AdaptLLM's claim is
-    that raw domain text costs it that prompting ability; Instruction Pre-Training's synthesizer copies
-    answers from the text). A tiny LM learns it only where copying is the one way to predict the answer:
-    trained on one world it memorises the facts instead. So every ``texts_per_world`` texts come from a
-    fresh small world (``config`` with its own seed, from ``READING_SEED_BASE`` on), whose names and values it
-    cannot know; a document that names an entity of the suites' world of its domain (seed 0, default size:
-    names come from a finite space) is skipped. Each text is ``"{document}\\n\\nQuestion: q\\nAnswer: a"`` for ``questions_per_text`` facts the
-    document states, asked in the synthesizer's own wordings (:data:`SYNTHESIZER_QUESTIONS`), none of them
-    an evaluation template.
-
-    Args:
-        config: The worlds' settings (domain, entities per world, ...); its seed offsets theirs.
-        n_texts: Texts to draw.
-        seed: Seed of the draw.
-        questions_per_text: Questions after each document (at least 1; fewer where it states fewer facts).
-        texts_per_world: Texts drawn from each world.
-
-    Returns:
-        ``n_texts`` strings; same arguments, same strings.
-    """
-    if questions_per_text < 1 or texts_per_world < 1 or n_texts < 1:
-        raise ValueError(f"n_texts, questions_per_text and texts_per_world must be >= 1 (got {n_texts}, "
-                         f"{questions_per_text}, {texts_per_world})")
-    rng = random.Random(f"tinyworld:reading:{config.domain}:{config.seed}:{seed}")
-    reserved = [entity["name"] for entity in generate_world(WorldConfig(domain=config.domain)).entities]
-    texts: list[str] = []
-    world_index = 0
-    while len(texts) < n_texts:
-        world_seed = READING_SEED_BASE + config.seed * 1_000_000 + world_index
-        world_index += 1
-        records = [r for r in synthesizer_pairs(generate_world(replace(config, seed=world_seed)))
-                   if r["pairs"] and not any(name in r["context"] for name in reserved)]
-        for record in rng.sample(records, min(texts_per_world, len(records), n_texts - len(texts))):
-            pairs = rng.sample(record["pairs"], min(questions_per_text, len(record["pairs"])))
-            texts.append(record["context"] + "".join(f"\n\nQuestion: {p['question']}\nAnswer: {p['answer']}"
-                                                     for p in pairs))
-    return texts

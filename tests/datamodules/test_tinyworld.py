@@ -314,33 +314,3 @@ def test_open_book_items_are_answerable_from_unseen_documents_only(domain):
     assert {item["attribute"] for item in items} == {a.name for a in DOMAINS[domain].attributes[:5]}
     assert len({item["answer_index"] for item in items}) == 4
     assert len(open_book_items(trained, limit=7)) == 7
-
-
-def test_reading_texts_answer_from_their_document_in_unseen_wordings_from_fresh_worlds():
-    from datamodules.base import load_documents
-    from datamodules.tinyworld.domain import DOMAINS
-    from datamodules.tinyworld.instructions import reading_texts
-    from zoo.errors import ZooError
-
-    config = WorldConfig(domain="biomed", n_entities=8)
-    texts = reading_texts(config, 20, texts_per_world=4)
-    assert len(texts) == 20 and texts == reading_texts(config, 20, texts_per_world=4)
-    assert texts != reading_texts(config, 20, seed=1, texts_per_world=4)
-    evaluation = {template.split("{name}")[0] for a in DOMAINS["biomed"].attributes for template in a.questions}
-    suites_world = {entity["name"] for entity in generate_world(WorldConfig(domain="biomed")).entities}
-    for text in texts:
-        document, *asked = text.split("\n\nQuestion: ")
-        assert len(asked) == 2
-        for pair in asked:
-            question, answer = pair.split("\nAnswer: ")
-            assert re.search(rf"\b{re.escape(answer)}\b", document), "the answer is read from the document"
-            assert not any(question.startswith(prefix) for prefix in evaluation if len(prefix) > 8)
-        assert not any(name in document for name in suites_world), "a fresh world, not the suites' one"
-    documents, fingerprint = load_documents("reading:general+biomed", world={"n_entities": 8, "n_texts": 6})
-    assert len(documents) == 6 and fingerprint == load_documents("reading:general+biomed",
-                                                                 world={"n_entities": 8, "n_texts": 6})[1]
-    assert ["Question: " in text for text in documents["text"]] == [True] * 6
-    with pytest.raises(ZooError, match="reading:nowhere.*joined by"):
-        load_documents("reading:nowhere")
-    with pytest.raises(ValueError, match=">= 1"):
-        reading_texts(config, 5, questions_per_text=0)
