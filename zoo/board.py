@@ -15,6 +15,9 @@ from zoo.verbs import Preset
 
 #: Where the committed board lives.
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"
+#: Documents scored per task by a smoke board unless --limit says otherwise: a smoke board checks the pipeline
+#: end to end (its models trained a few steps), so its scores mean nothing, and full suites were most of its time.
+SMOKE_LIMIT = 16
 
 
 def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: Preset = "full",
@@ -25,7 +28,8 @@ def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: P
     Args:
         models: Registry pattern (default: every entry with a recipe).
         suites: Only these suites (default: each model's own).
-        preset: Which builds to evaluate (and build when missing).
+        preset: Which builds to evaluate (and build when missing); ``smoke`` also scores at most 16 documents
+            per task unless ``limit`` is given.
         out: Output folder.
         limit: Score at most this many documents per task.
         batch_size: Requests per forward pass.
@@ -39,6 +43,8 @@ def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: P
 
     from zoo.profiling import profiling, report
 
+    if preset == "smoke" and limit is None:
+        limit = SMOKE_LIMIT
     with profiling() if profile else nullcontext() as recorded:
         code = _sweep_and_write(models, suites, preset, out, limit, batch_size, hub, check)
     if recorded is not None:

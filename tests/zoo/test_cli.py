@@ -269,7 +269,7 @@ def test_leaderboard_takes_several_suites(monkeypatch, run_zoo, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_zoo("leaderboard", "--models", "base*", "--suites", "tinyworld-general", "collapse", "--preset", "smoke",
                 "--out", tmp_path, "--hub")
-    assert seen == {"models": "base*", "suites": ["tinyworld-general", "collapse"], "preset": "smoke", "limit": None,
+    assert seen == {"models": "base*", "suites": ["tinyworld-general", "collapse"], "preset": "smoke", "limit": 16,
                     "include_hub": True, "batch_size": 64}
 
 
