@@ -34,7 +34,7 @@ from zoo.checkpoint import library_versions as zoo_library_versions
 from zoo.checkpoint import load_folder, module_class, plain_folder_class
 from zoo.errors import ZooError
 from zoo.hashing import fingerprint, identity_of
-from zoo.paths import PROJECT_ROOT, atomic_file, cache_dir, zoo_home
+from zoo.paths import PROJECT_ROOT, atomic_file, cache_dir, using_preset, zoo_home
 from zoo.resolve import CARD_FILE, identity_string, output_hashes, verified_folder
 
 #: Bump when the harness's scoring or row schema changes: every cached result is recomputed.
@@ -288,6 +288,9 @@ def evaluate_with_items(reference: str, suite: str | PathLike, limit: int | None
         except ZooError as error:
             raise ZooError(f"{error} (the results cache lives under ZOO_HOME, now {zoo_home()}: "
                            "set ZOO_HOME to a writable folder)") from None
+        # The model's own references to other registry names (UPRISE's scoring and transfer LMs) mean the
+        # builds of the preset it was loaded at, as they did when it was built.
+        stack.enter_context(using_preset(preset))
         common = {"model": reference, "model_identity": model.identity, "weights_sha256": model.weights_sha256,
                   "kind": model.kind, "suite": suite.name, "suite_hash": suite.hash, "batch_size": batch_size,
                   "ci_low": None, "ci_high": None, "n_items": None, **machine(), "versions": library_versions(),

@@ -338,3 +338,15 @@ def test_compare_verb_pairs_a_zoo_folder_with_a_plain_one(tiny_folder, tmp_path,
     assert f"{acc_first - acc_second:+.4f} [" in line
     code, _, err = run_zoo("compare", f"local-dir:{tiny_folder}", "base-lm-tny", "--suite", "tinyworld-general")
     assert code == 2 and "did you mean base-lm-tiny" in err
+
+
+def test_a_model_evaluated_at_a_preset_resolves_the_names_it_uses_at_that_preset(monkeypatch, tiny_folder):
+    """UPRISE's evaluation loads its scoring and transfer LMs by name: on a smoke board, their smoke builds."""
+    import benchmarks.harness as harness
+    from zoo.paths import current_preset
+
+    seen = []
+    monkeypatch.setattr(harness, "_lm_eval_rows", lambda *args: ([], {}))
+    monkeypatch.setattr(harness, "_evaluator_rows", lambda *args: seen.append(current_preset()) or [])
+    harness.evaluate_with_items(f"local-dir:{tiny_folder}", "uprise-tinyworld", preset="smoke", use_cache=False)
+    assert seen == ["smoke"] and current_preset() == "full"
