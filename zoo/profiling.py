@@ -3,7 +3,9 @@
 ``zoo leaderboard --profile`` turns it on for the sweep: every build that trains (not one served from
 its folder), every (model, suite) evaluation and the writing of the board become spans; the fit inside a
 build adds its own seconds to that build's span, so the report can say how much of the wall time went
-into training steps and how much around them. Off (the default), a span costs one global lookup.
+into ``trainer.fit`` and how much around it. Lightning prepares the DataModule inside ``fit``, so a recipe that
+synthesizes its data there (UPRISE's candidate scoring, a sampled corpus) counts that as training time too.
+Off (the default), a span costs one global lookup.
 
 Example:
     >>> with profiling() as profile:
@@ -34,7 +36,7 @@ class Span:
         phase: One of ``PHASES``.
         name: What it worked on (a model, "model on suite", "board").
         seconds: Its wall time.
-        training_seconds: Of those, the time inside ``trainer.fit``.
+        training_seconds: Of those, the time inside ``trainer.fit`` (its data preparation included).
         peak_rss_bytes: The process's peak resident memory when it ended.
     """
 
