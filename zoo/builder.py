@@ -21,9 +21,9 @@ from zoo.console import lightning_info_hidden, without_library_progress_bars
 from zoo.errors import ZooError
 from zoo.hashing import sha256_file
 from zoo.lightning_cli import lightning_cli
-from zoo.profiling import add_training, span
 from zoo.paths import PRESETS, PROJECT_ROOT, atomic_write_text, checkpoints_dir, using_preset, zoo_home
-from zoo.registry import get_entry
+from zoo.profiling import add_training, span
+from zoo.registry import Entry, get_entry
 from zoo.resolve import CARD_FILE, read_card
 
 #: Trainer configs layered on a recipe per preset (``full`` is the recipe as written).
@@ -69,7 +69,7 @@ def build(name: str, preset: str = "full", force: bool = False, resume: bool = F
         return _fit_and_export(entry, preset, args, out, resume)
 
 
-def _fit_and_export(entry, preset: str, args: list[str], out: Path, resume: bool) -> tuple[Path, dict[str, Any]]:
+def _fit_and_export(entry: Entry, preset: str, args: list[str], out: Path, resume: bool) -> tuple[Path, dict[str, Any]]:
     """:func:`build`'s fit, test and export of ``entry`` into ``out``, once its dependencies are built."""
     name = entry.name
     run_dir = zoo_home() / "runs" / preset / name
