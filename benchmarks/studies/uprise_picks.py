@@ -1,6 +1,9 @@
 """What the UPRISE studies' prompt sources pick, and what the scoring LM rewarded in training.
 
-    python -m benchmarks.studies.uprise_picks --held-out completion --retriever PATH/last.ckpt
+    python -m benchmarks.studies.uprise_picks --held-out completion --retriever local-dir:FOLDER
+
+The retriever is any zoo reference: ``uprise-retriever-tinyworld`` (the closed_qa fold's build), or a study run
+exported first (``zoo export $ZOO_HOME/runs/studies/<run>/checkpoints/last.ckpt FOLDER``).
 
 Two tables behind each UPRISE study's diagnosis, for one leave-one-cluster-out fold of the tinyworld clusters
 (the studies' world: general, seed 11, 30 entities):
@@ -67,11 +70,12 @@ def picks(clusters: Clusters, sources: dict[str, list[list[int]]]) -> dict[str, 
 
 
 def main() -> None:
-    from zoo.modules.uprise import UpriseRetriever, bm25_prompts, minilm_prompts
+    import zoo
+    from zoo.modules.uprise import bm25_prompts, minilm_prompts
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--held-out", default="closed_qa")
-    parser.add_argument("--retriever", required=True, help="a retriever's Lightning checkpoint (a study run's last.ckpt)")
+    parser.add_argument("--retriever", required=True, help="a zoo reference: a name or local-dir:FOLDER")
     parser.add_argument("--scorer", default="uprise-lm-tiny")
     parser.add_argument("--n-candidates", type=int, default=50)
     parser.add_argument("--k", type=int, default=3)
@@ -84,7 +88,7 @@ def main() -> None:
               f"{count['with a same-fact candidate']:4d} (mean rank {rank:.1f})  same-fact positives "
               f"{count['same-fact positive']:3d}")
     texts, queries = [item.demonstration for item in clusters.pool()], [item.input for item in clusters.test()]
-    retriever = UpriseRetriever.load_from_checkpoint(args.retriever, map_location="cpu")
+    retriever = zoo.load(args.retriever)
     sources = {"bm25": bm25_prompts(texts, queries, args.k), "minilm": minilm_prompts(texts, queries, args.k),
                "uprise": retriever.retrieve(queries, texts, args.k)[1].tolist()}
     print(f"picks (top-{args.k} for {len(queries)} held-out items; shares of the prompts, and of the items for 'items with a same-fact prompt'):")

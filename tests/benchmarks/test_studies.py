@@ -286,6 +286,6 @@ def test_uprise_picks_count_clusters_false_claims_and_same_facts_by_hand():
                        and p.options[p.answer_index] == " false")
     topic = next(i for i, p in enumerate(pool) if p.cluster == "topic" and p.entity == first.entity
                  and p.attribute != first.attribute)
-    shares = picks(Clusters(n_entities=4, held_out="completion"), {"mine": [[same, false_claim, topic]] + [[]] * (len(test) - 1)})
+    shares = picks(clusters, {"mine": [[same, false_claim, topic]] + [[]] * (len(test) - 1)})
     assert shares["mine"] == {"closed_qa": 1 / 3, "verification": 1 / 3, "topic": 1 / 3, "false claims": 1 / 3,
                               "same entity": 2 / 3, "same fact": 1 / 3, "items with a same-fact prompt": 1 / len(test)}
