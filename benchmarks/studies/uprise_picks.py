@@ -70,7 +70,7 @@ def picks(clusters: Clusters, sources: dict[str, list[list[int]]]) -> dict[str, 
 
 
 def main() -> None:
-    import zoo
+    from zoo.checkpoint import load
     from zoo.modules.uprise import bm25_prompts, minilm_prompts
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,7 +88,7 @@ def main() -> None:
               f"{count['with a same-fact candidate']:4d} (mean rank {rank:.1f})  same-fact positives "
               f"{count['same-fact positive']:3d}")
     texts, queries = [item.demonstration for item in clusters.pool()], [item.input for item in clusters.test()]
-    retriever = zoo.load(args.retriever)
+    retriever = load(args.retriever)
     sources = {"bm25": bm25_prompts(texts, queries, args.k), "minilm": minilm_prompts(texts, queries, args.k),
                "uprise": retriever.retrieve(queries, texts, args.k)[1].tolist()}
     print(f"picks (top-{args.k} for {len(queries)} held-out items; shares of the prompts, and of the items for 'items with a same-fact prompt'):")
