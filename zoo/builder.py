@@ -58,8 +58,7 @@ def build(name: str, preset: str = "full", force: bool = False, resume: bool = F
             print(f"zoo: note: {name} was built from another text of {entry.recipe}; `zoo build {name} --force` "
                   "rebuilds it from the recipe as it is now", file=sys.stderr)
         return out, card
-    configs = [entry.recipe_path, *(PROJECT_ROOT / c for c in PRESET_CONFIGS[preset])]
-    args = [arg for config in configs for arg in ("-c", str(config))]
+    args = preset_args(entry, preset)
     for dependency in entry.depends_on:
         if dependency in (*_building, name):
             raise ZooError(f"recipes name each other in a circle ({' -> '.join([*_building, name, dependency])}); "
@@ -67,6 +66,16 @@ def build(name: str, preset: str = "full", force: bool = False, resume: bool = F
         build(dependency, preset=preset, _building=(*_building, name))
     with span("build", name):  # this entry's own fit, test and export: its dependencies are spans of their own
         return _fit_and_export(entry, preset, args, out, resume)
+
+
+def preset_args(entry: Entry, preset: str) -> list[str]:
+    """The LightningCLI config arguments of ``entry``'s build at ``preset``: its recipe, the preset's trainer
+    configs and, for ``smoke``, the entry's own ``smoke`` config (a JSON string: jsonargparse reads a config
+    argument that is not a path as the config itself)."""
+    configs = [str(entry.recipe_path), *(str(PROJECT_ROOT / c) for c in PRESET_CONFIGS[preset])]
+    if preset == "smoke" and entry.smoke:
+        configs.append(json.dumps(entry.smoke))
+    return [arg for config in configs for arg in ("-c", config)]
 
 
 def _fit_and_export(entry: Entry, preset: str, args: list[str], out: Path, resume: bool) -> tuple[Path, dict[str, Any]]:

@@ -52,6 +52,10 @@ class Entry:
         loads_as: For an upstream release (a plain transformers folder): the zoo module it loads as and that
             module's init arguments, e.g. ``{"class": "DiffusionPLM", "init_args": {"score_timesteps": [600]}}``
             (without it, a plain folder loads as the module of its architecture).
+        smoke: What ``--preset smoke`` shrinks besides the steps (``configs/trainer/smoke.yaml``): a config
+            layered on the recipe, for the work that steps do not bound (synthesised corpora, scored candidates,
+            world sizes), e.g. ``{"data": {"init_args": {"n_candidates": 4}}}``. A value replaces the recipe's
+            whole, a mapping too.
     """
 
     name: str
@@ -67,6 +71,7 @@ class Entry:
     study: str | None = None
     study_x: float | None = None
     loads_as: dict | None = None
+    smoke: dict | None = None
 
     @property
     def recipe_path(self) -> Path:
@@ -133,6 +138,9 @@ def _check(entry: Entry, path: Path) -> None:
                                        or set(entry.loads_as) - {"class", "init_args"} or "class" not in entry.loads_as):
         raise ZooError(f"{path}: loads_as is for upstream releases, a mapping with 'class' (a zoo.modules class) and "
                        "optionally 'init_args'")
+    if entry.smoke is not None and (entry.source != "recipe" or not isinstance(entry.smoke, dict)):
+        raise ZooError(f"{path}: smoke is a config mapping layered on the recipe by --preset smoke "
+                       "(e.g. {data: {init_args: {n_candidates: 4}}}); only recipe entries have one")
 
 
 @lru_cache(maxsize=1)

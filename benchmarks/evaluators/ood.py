@@ -29,7 +29,8 @@ def ood(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
         score: ``own`` (the module's ``score_batch``, its first score) or ``mahalanobis``.
         in_distribution: The in-distribution test set (``TextSet`` fields).
         ood: The OOD sets.
-        train: The labelled in-distribution training set (``mahalanobis`` only).
+        train: The labelled in-distribution training set (``mahalanobis`` only; its first ``limit`` sentences
+            under a limit).
         max_length: Tokens kept per sentence.
         batch_size: Sentences per forward.
         histogram: Draw the histogram (default true).
@@ -47,6 +48,8 @@ def ood(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
     encode = batched_scorer(module, args.get("max_length", 128), args.get("batch_size", 64))
     if score == "mahalanobis":
         texts, labels = as_text_set(args["train"]).read()
+        # A limit (a smoke board) bounds the detector's fit as well: the fit is most of such a task's time.
+        texts, labels = (texts[:limit], labels[:limit]) if limit else (texts, labels)
         features = encode(texts, lambda batch: module.features(batch))
         labelled = torch.tensor(labels) if NO_LABEL not in labels else None
         detector = Mahalanobis.fit(features, labelled)

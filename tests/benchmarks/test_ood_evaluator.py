@@ -89,6 +89,23 @@ def test_rows_are_the_metrics_of_the_modules_own_scores(folder, sets, tmp_path):
     assert (zoo_home() / "results" / "ood" / f"local-dir:{path}" / "own.png").is_file()
 
 
+def test_a_limit_bounds_the_mahalanobis_fit_as_well_as_the_scored_sets(folder, sets, tmp_path):
+    """A smoke board's limit: the detector fits on the first ``limit`` training sentences, and scores the first
+    ``limit`` of each set."""
+    path, module = folder
+    rows = evaluate(f"local-dir:{path}", suite_file(sets, tmp_path, [{"name": "news", "source": str(sets / "news.txt")}]),
+                    limit=4, use_cache=False)
+    value = {(row["task"], row["metric"]): row["value"] for row in rows}[("ood_mahalanobis", "auroc_news")]
+    with torch.no_grad():
+        encode = lambda texts: module.features(dict(module.tokenizer(  # noqa: E731
+            texts, padding=True, truncation=True, max_length=32, return_tensors="pt", return_token_type_ids=False)))
+        detector = Mahalanobis.fit(encode(ID_TEXTS[:4]), torch.tensor([0, 1, 0, 1]))
+        expected = ood_metrics(detector.score(encode(ID_TEXTS[:4])), detector.score(encode(OOD_TEXTS[:2])))
+        on_every_sentence = Mahalanobis.fit(encode(ID_TEXTS), torch.tensor([i % 2 for i in range(len(ID_TEXTS))]))
+    assert value == pytest.approx(expected["auroc"], abs=1e-6)
+    assert not torch.allclose(detector.score(encode(OOD_TEXTS[:2])), on_every_sentence.score(encode(OOD_TEXTS[:2])))
+
+
 def test_an_empty_or_missing_ood_file_is_an_error_row_naming_it(folder, sets, tmp_path):
     path, _ = folder
     for ood, problem in (([{"name": "gone", "source": str(sets / "missing.txt")}], "file not found"),

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import yaml
 
 import zoo
 from zoo.paths import PROJECT_ROOT, checkpoints_dir
@@ -111,6 +112,37 @@ def test_build_builds_the_entries_its_recipe_names_first(monkeypatch, tmp_path):
     assert fitted[3:] == ["instruct-biomed-tiny"], "a forced rebuild reuses what it depends on"
     with pytest.raises(zoo.ZooError, match="preset='bogus' is not one of full, smoke"):
         build("base-lm-tiny", preset="bogus")
+
+
+def test_the_smoke_preset_layers_the_entrys_own_smoke_config_last():
+    from zoo.builder import preset_args
+    from zoo.registry import get_entry
+
+    entry = get_entry("uprise-retriever-tinyworld")
+    assert preset_args(entry, "full") == ["-c", str(entry.recipe_path)]
+    smoke = preset_args(entry, "smoke")
+    assert smoke[:4] == ["-c", str(entry.recipe_path), "-c", str(PROJECT_ROOT / "configs" / "trainer" / "smoke.yaml")]
+    assert smoke[4] == "-c" and json.loads(smoke[5]) == entry.smoke
+    assert entry.smoke["data"]["init_args"]["n_candidates"] < 50
+    # An entry without one gets the trainer preset alone.
+    assert len(preset_args(get_entry("base-lm-tiny"), "smoke")) == 4
+
+
+@pytest.mark.parametrize("fields, problem", [
+    ({"smoke": [4]}, "smoke is a config mapping"),
+    ({"source": "hf-hub:org/model", "recipe": None, "smoke": {"data": {}}}, "smoke is a config mapping.*only recipe entries")])
+def test_a_bad_smoke_config_in_an_entry_is_refused_naming_its_file(monkeypatch, tmp_path, fields, problem):
+    from zoo import registry
+
+    entry = yaml.safe_load((PROJECT_ROOT / "zoo" / "entries" / "base-lm-tiny.yaml").read_text())
+    (tmp_path / "base-lm-tiny.yaml").write_text(yaml.safe_dump({**entry, **fields}))
+    monkeypatch.setattr(registry, "ENTRIES_DIR", tmp_path)
+    registry.entries.cache_clear()
+    try:
+        with pytest.raises(zoo.ZooError, match=f"base-lm-tiny.yaml: {problem}"):
+            registry.entries()
+    finally:
+        registry.entries.cache_clear()
 
 
 def test_upstream_entries_are_hub_entries():

@@ -12,6 +12,7 @@ import torch
 
 from tests.conftest import TINY, is_encoder_recipe, is_vision_recipe, tiny_for, vision_substitutes
 from zoo.paths import PROJECT_ROOT
+from zoo.registry import entries
 
 #: Every recipe: the configs besides the trainer presets and the data that recipes include (configs/data).
 RECIPES = sorted(p for p in (PROJECT_ROOT / "configs").rglob("*.yaml") if p.parent.name not in ("trainer", "data"))
@@ -86,6 +87,35 @@ def test_recipe_instantiates_its_classes(recipe, tiny_folder, tiny_synthesizer, 
     for key, value in config.model.init_args.as_dict().items():
         assert as_list(cli.model.hparams[key]) == as_list(value)
     assert type(cli.datamodule).__name__ == config.data.class_path.rsplit(".", 1)[-1]
+
+
+def leaves(config: dict, prefix: str = "") -> dict[str, object]:
+    """A nested config's values by dotted key, a mapping under ``init_args`` or a field kept whole."""
+    found = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and key in ("data", "model", "init_args"):
+            found.update(leaves(value, f"{prefix}{key}."))
+        else:
+            found[f"{prefix}{key}"] = value
+    return found
+
+
+@pytest.mark.parametrize("name", [name for name, entry in entries().items() if entry.smoke])
+def test_an_entrys_smoke_config_instantiates_with_its_recipe_and_overrides_it(name, tiny_folder, tiny_synthesizer,
+                                                                               request):
+    from zoo.builder import preset_args
+    from zoo.lightning_cli import lightning_cli
+
+    entry = entries()[name]
+    substitutes = base_substitutes(entry.recipe_path, tiny_folder, tiny_synthesizer, request)
+    cli = lightning_cli([*preset_args(entry, "smoke"), *substitutes], run=False)
+    for key, value in leaves(entry.smoke).items():
+        if f"--{key}" not in substitutes:
+            actual = cli.config[key]
+            if hasattr(actual, "as_dict"):  # a settings dataclass: the smoke config sets some of its fields
+                actual = {field: actual.as_dict()[field] for field in value}
+            assert actual == value, key
+    assert cli.config.trainer.max_steps == 4
 
 
 @pytest.mark.parametrize("trainer_config", TRAINER_CONFIGS, ids=lambda p: p.stem)
