@@ -50,7 +50,10 @@ def built_run(recipe: Path, seed: int, overrides: list[str]) -> dict[str, Any] |
         overrides: The run's extra LightningCLI arguments.
     """
     config = yaml.safe_load(recipe.read_text())
-    own_seed = config.get("seed_everything") == seed and config["data"]["init_args"].get("seed", 0) == seed
+    data = config.get("data") or {}
+    if isinstance(data, str):  # the shared data config the recipe names (configs/data), relative to the recipe
+        data = yaml.safe_load((recipe.parent / data).read_text())
+    own_seed = config.get("seed_everything") == seed and (data.get("init_args") or {}).get("seed", 0) == seed
     entry = entries().get(recipe.stem)
     if overrides or not own_seed or entry is None or (PROJECT_ROOT / entry.recipe).resolve() != recipe.resolve():
         return None

@@ -289,3 +289,27 @@ def test_uprise_picks_count_clusters_false_claims_and_same_facts_by_hand():
     shares = picks(clusters, {"mine": [[same, false_claim, topic]] + [[]] * (len(test) - 1)})
     assert shares["mine"] == {"closed_qa": 1 / 3, "verification": 1 / 3, "topic": 1 / 3, "false claims": 1 / 3,
                               "same entity": 2 / 3, "same fact": 1 / 3, "items with a same-fact prompt": 1 / len(test)}
+
+
+def test_the_unigram_reference_scores_mean_token_surprisal_by_hand():
+    from benchmarks.studies.ood_unigram import unigram_surprisal
+
+    tokenize = lambda text: [ord(c) - ord("a") for c in text]  # noqa: E731  (a letter is a token)
+    score = unigram_surprisal(["aab", "a"], tokenize, vocab_size=4)
+    # Counts a: 3, b: 1, over 4 tokens; add-one over a vocabulary of 4 gives p(a) = 4/8, p(b) = 2/8, p(c) = 1/8.
+    expected = [math.log(2), (math.log(2) + math.log(4)) / 2, math.log(8), math.log(8)]
+    assert score(["a", "ab", "c", ""]).tolist() == pytest.approx(expected)
+    # Rarer tokens score as more out of distribution.
+    assert score(["c"]).item() > score(["b"]).item() > score(["a"]).item()
+
+
+def test_a_recipe_that_names_a_shared_data_config_reads_its_card_too(monkeypatch, tmp_path):
+    """The diffusion recipes name their data as ``data: ../data/ood-sst2.yaml``: the seed check reads that file."""
+    recipe = PROJECT_ROOT / "configs" / "diffusion_plm" / "diffusion-plm-minilm-sst2.yaml"
+    folder = tmp_path / "diffusion-plm-minilm-sst2"
+    folder.mkdir()
+    card = {"preset": "full", "metrics": {"test/auroc/wmt16": 0.8}, "files_sha256": {}, "recipe_sha256": sha256_file(recipe)}
+    (folder / "zoo_card.json").write_text(json.dumps(card))
+    monkeypatch.setattr(seeds, "checkpoints_dir", lambda preset="full": tmp_path)
+    assert seeds.built_run(recipe, 0, [])["metrics"] == {"test/auroc/wmt16": 0.8}
+    assert seeds.built_run(recipe, 1, []) is None
