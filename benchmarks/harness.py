@@ -35,6 +35,7 @@ from zoo.checkpoint import load_folder, module_class, plain_folder_class
 from zoo.errors import ZooError
 from zoo.hashing import fingerprint, identity_of
 from zoo.paths import PROJECT_ROOT, atomic_file, cache_dir, using_preset, zoo_home
+from zoo.registry import KINDS
 from zoo.resolve import CARD_FILE, identity_string, output_hashes, verified_folder
 
 #: Bump when the harness's scoring or row schema changes: every cached result is recomputed.
@@ -101,9 +102,14 @@ class LoadedModel:
     @cached_property
     def kind(self) -> str:
         """The model kind: that of the module class the folder loads as (the card's class, or for a
-        plain HF folder the class of its architecture), read without loading any weights."""
+        plain HF folder the class of its architecture), read without loading any weights.
+
+        A zoo card records its class's kind at export; that is read first, so a board served from its cache
+        never imports the modules (and Lightning, ~6 s). Loading the module checks its class all the same."""
         if self.card is None:
             return plain_folder_class(self.folder, self.reference)[0].kind
+        if self.card.get("kind") in KINDS:
+            return self.card["kind"]
         return module_class(self.card.get("class_path"), self.folder / CARD_FILE).kind
 
     def lm(self, batch_size: int):

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, Iterable
 from benchmarks.compare import tied_with_best
 from benchmarks.stats import bootstrap_interval
 from benchmarks.studies.report import arms_table, differences_table
-from zoo.paths import atomic_file
+from zoo.paths import atomic_file, cache_dir
 
 FILES = ("LEADERBOARD.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png")
 #: A model that gives one option for at least this share of a multiple-choice task's items is marked: its
@@ -382,10 +382,25 @@ def render_study_png(board: Board, study: str, points: dict[str, tuple[float, bo
     plt.close(figure)
 
 
-def _png(render) -> bytes:
-    """The bytes of a figure that ``render`` draws into a binary file object."""
+def _png(render, drawn_from: bytes) -> bytes:
+    """The bytes of a figure that ``render`` draws into a binary file object.
+
+    Drawing the board's figure takes seconds (a panel per column), most of a board regenerated from its results
+    cache; so the bytes are kept under ``ZOO_HOME`` by what they are drawn from (``drawn_from``), this module's
+    source and matplotlib's version, and the same figure is never drawn twice.
+    """
+    import hashlib
+
+    import matplotlib
+
+    key = hashlib.sha256(b"\0".join([drawn_from, Path(__file__).read_bytes(), matplotlib.__version__.encode()]))
+    cached = cache_dir("figures") / f"{key.hexdigest()}.png"
+    if cached.is_file():
+        return cached.read_bytes()
     buffer = io.BytesIO()
     render(buffer)
+    with atomic_file(cached, "wb") as handle:
+        handle.write(buffer.getvalue())
     return buffer.getvalue()
 
 
@@ -414,10 +429,13 @@ def write(board: Board, out: Path) -> list[Path]:
         "LEADERBOARD.md": render_markdown(board, facts).encode(),
         "leaderboard.csv": render_csv(board).encode(),
         "leaderboard.json": (json.dumps(summary, indent=1, sort_keys=True) + "\n").encode(),
-        "leaderboard.png": _png(lambda target: render_png(board, target)),
-        **{f"study-{study}.png": _png(partial(render_study_png, board, study, points))
-           for study, points in sorted(board.studies.items())},
     }
+    # The three texts hold everything the figures show (rows, intervals, ties, studies).
+    texts = b"\0".join(contents.values())
+    contents["leaderboard.png"] = _png(lambda target: render_png(board, target), texts)
+    for study, points in sorted(board.studies.items()):
+        contents[f"study-{study}.png"] = _png(partial(render_study_png, board, study, points),
+                                              texts + json.dumps([study, points], sort_keys=True).encode())
     for name, content in contents.items():
         with atomic_file(out / name, "wb") as handle:
             handle.write(content)

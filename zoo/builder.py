@@ -57,6 +57,9 @@ def build(name: str, preset: str = "full", force: bool = False, resume: bool = F
             # Reused, never silently: a rebuild can take many minutes and invalidates what was built on it.
             print(f"zoo: note: {name} was built from another text of {entry.recipe}; `zoo build {name} --force` "
                   "rebuilds it from the recipe as it is now", file=sys.stderr)
+        elif built_from and preset == "smoke" and card.get("smoke") != entry.smoke:
+            print(f"zoo: note: {name} was built with another smoke config than its registry entry's; "
+                  f"`zoo build {name} --preset smoke --force` rebuilds it", file=sys.stderr)
         return out, card
     args = preset_args(entry, preset)
     for dependency in entry.depends_on:
@@ -97,6 +100,7 @@ def _fit_and_export(entry: Entry, preset: str, args: list[str], out: Path, resum
                       extra_card={"preset": preset, "steps": int(cli.trainer.global_step),
                                   # Which recipe file it is the build of: a study reuses a build only of this very text.
                                   "recipe_sha256": sha256_file(entry.recipe_path),
+                                  **({"smoke": entry.smoke} if preset == "smoke" else {}),
                                   "contamination": contamination})
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
     return out, read_card(out)

@@ -85,8 +85,9 @@ def test_rows_are_complete_cached_and_invalidated_by_new_weights(tiny_folder, tm
         assert row["suite_hash"] == load_suite("tinyworld-general").hash
         assert row["versions"]["lm_eval"] and row["git_commit"] and row["date"]
         assert (row["device"], row["dtype"]) == ("cpu", "float32")
-    # Second call: served from the cache, no model is run.
+    # Second call: served from the cache, no model is run, and its kind is the card's (no module is imported).
     monkeypatch.setattr(harness.LoadedModel, "lm", lambda *a, **k: pytest.fail("cached rows must not re-run the model"))
+    monkeypatch.setattr(harness, "module_class", lambda *a: pytest.fail("the card says the kind"))
     assert harness.evaluate(reference, "tinyworld-general", limit=8) == rows
     monkeypatch.undo()
 

@@ -117,6 +117,18 @@ def test_regeneration_is_byte_identical_whatever_the_row_order(tmp_path):
     assert (tmp_path / "a" / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_figure_is_drawn_once_per_board_and_again_when_the_board_changes(tmp_path, monkeypatch):
+    drawn = []
+    draw = leaderboard.render_png
+    monkeypatch.setattr(leaderboard, "render_png", lambda board, target: (drawn.append(1), draw(board, target)))
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "home"))
+    first = (leaderboard.write(BOARD, tmp_path / "a")[3]).read_bytes()
+    assert leaderboard.write(BOARD, tmp_path / "b")[3].read_bytes() == first and len(drawn) == 1
+    changed = Board([{**ROWS[0], "value": ROWS[0]["value"] / 2}, *ROWS[1:]], PRIMARY, items=ITEMS, cards=BOARD.cards,
+                    seen=BOARD.seen, skipped=BOARD.skipped)
+    assert leaderboard.write(changed, tmp_path / "c")[3].read_bytes() != first and len(drawn) == 2
+
+
 def test_check_flags_stale_files(tmp_path, monkeypatch, run_zoo):
     monkeypatch.setattr("zoo.sweep.sweep", lambda *a, **k: SweepResult(ROWS, ITEMS, {}, BOARD.skipped))
     monkeypatch.setattr("benchmarks.harness.primary_metrics", lambda rows: PRIMARY)

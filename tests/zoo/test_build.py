@@ -51,6 +51,12 @@ def test_smoke_build_loads_by_name_and_matches_transformers(run_zoo):
         assert code == 0 and f"checkpoint: {folder}" in out
         assert err == ("zoo: note: base-lm-tiny was built from another text of configs/base_lm/base-lm-tiny.yaml; "
                        "`zoo build base-lm-tiny --force` rebuilds it from the recipe as it is now\n")
+        # So is a smoke build made with another smoke config than the entry's (base-lm-tiny has none).
+        assert card["smoke"] is None
+        (folder / "zoo_card.json").write_text(json.dumps({**card, "smoke": {"data": {"init_args": {"n": 1}}}}))
+        code, out, err = run_zoo("build", "base-lm-tiny", "--preset", "smoke")
+        assert code == 0 and err == ("zoo: note: base-lm-tiny was built with another smoke config than its registry "
+                                     "entry's; `zoo build base-lm-tiny --preset smoke --force` rebuilds it\n")
     finally:
         (folder / "zoo_card.json").write_text(saved)
 
