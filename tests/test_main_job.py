@@ -25,6 +25,7 @@ def test_the_smoke_board_shows_every_system_beside_its_baselines(run_zoo, tmp_pa
         if method := entries()[name].baseline_of:
             assert set(entries()[name].suites) & set(entries()[method].suites), name
     assert "profile:" in printed and "build" in printed and "evaluate" in printed
+    print(printed[printed.index("profile:"):])  # where the time went: `pytest -m slow -rP` shows it
     # A cached rerun builds and evaluates nothing new and regenerates the board byte for byte.
     code, printed, err = run_zoo("leaderboard", "--preset", "smoke", "--out", out, "--check")
     assert code == 0 and "is up to date" in printed, printed + err
