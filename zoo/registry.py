@@ -54,8 +54,9 @@ class Entry:
             (without it, a plain folder loads as the module of its architecture).
         smoke: What ``--preset smoke`` shrinks besides the steps (``configs/trainer/smoke.yaml``): a config
             layered on the recipe, for the work that steps do not bound (synthesised corpora, scored candidates,
-            world sizes), e.g. ``{"data": {"init_args": {"n_candidates": 4}}}``. A value replaces the recipe's
-            whole, a mapping too.
+            world sizes), e.g. ``{"data": {"init_args": {"n_candidates": 4}}}``. A class's ``init_args`` and a
+            settings dataclass (UPRISE's ``clusters``) merge field by field; a plain mapping (a ``world``
+            dict) replaces the recipe's whole, so it restates every key it keeps.
     """
 
     name: str
