@@ -18,6 +18,7 @@ the quality gate of ``InstructionAugmentation`` score with them.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -168,13 +169,18 @@ def held_out_documents(world: World, n_documents: int) -> list[dict]:
 
 
 def is_answerable(answer: str, text: str) -> bool:
-    """Whether a pair's answer occurs in its document, ignoring case: the pair is grounded in its text.
+    """Whether a pair's answer occurs in its document as whole words, ignoring case: the pair is grounded
+    in its text.
+
+    Whole words, because a cut-off copy is no answer: "Win" occurs in "Winnipeg" as a substring, and a
+    synthesizer that stops copying after a value's first token would otherwise pass.
 
     Args:
         answer: The pair's answer.
         text: The document it was written for.
     """
-    return answer.strip().casefold() in text.casefold()
+    answer = answer.strip()
+    return bool(answer) and re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", text, re.IGNORECASE) is not None
 
 
 class SynthesizerDataModule(ZooDataModule):

@@ -3,8 +3,8 @@
 The synthesizer (``InstructionSynthesizer``) writes question/answer pairs for the documents of a
 tinyworld's evaluation entities (its training data only covers the other entities:
 ``datamodules.instruction.held_out_documents``). Scored: ``pairs_per_document``; ``parsed``
-(documents with at least one well-formed pair); ``answerable`` (answers found in the document,
-ignoring case: the pair is grounded in its context; the quality gate of ``InstructionAugmentation``
+(documents with at least one well-formed pair); ``answerable`` (answers found in the document as
+whole words, ignoring case: the pair is grounded in its context; the quality gate of ``InstructionAugmentation``
 measures the same); ``fact_exact_match`` (of the pairs that ask for one of the entity's attributes in
 one of the world's wordings, the evaluation's or the synthesizer's own, those whose answer is the
 world's fact exactly); ``fact_questions`` (the share of pairs that do).
@@ -17,7 +17,7 @@ from typing import Any
 from benchmarks.evaluators import Score, evaluator
 
 
-@evaluator(version="2", kinds=("causal-lm",))
+@evaluator(version="3", kinds=("causal-lm",))
 def synthesis_quality(module: Any, args: dict[str, Any], limit: int | None) -> list[Score]:
     """Score a synthesizer's pairs against a tinyworld's facts.
 

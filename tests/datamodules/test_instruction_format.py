@@ -37,6 +37,7 @@ from datamodules.transforms.instruction_templates import (
     render_pair,
     seeded_rng,
 )
+from datamodules.instruction import is_answerable
 from zoo.errors import ZooError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -385,6 +386,16 @@ def test_documents_synthesized_together_are_one_example():
     assert first.index("a0 text.") < first.index("Q0 on a0 text.?") < first.index("a1 text.") < first.index("Q0 on a1")
     assert "T\n\nb1 text." in out["text"][1], "the title is written into the text"
     assert [row["documents"] for row in out["ia_stats"]] == [2, 2, 1]
+
+
+@pytest.mark.parametrize(("answer", "grounded"), [
+    ("Winnipeg", True), (" winnipeg ", True), ("Rock climbing", True), ("Redstone Mining", True),
+    ("Win", False),            # a copy cut after the value's first token
+    ("nipeg", False), ("climb", False), ("Winnipegs", False), ("Lisbon", False), ("", False), ("  ", False),
+])
+def test_an_answer_is_grounded_when_its_whole_words_occur_in_the_text(answer, grounded):
+    text = "Harbelsa Ankirel was born in Winnipeg. Rock climbing is a hobby; the employer is Redstone Mining."
+    assert is_answerable(answer, text) is grounded
 
 
 def test_the_gate_refuses_a_synthesizer_below_it_and_passes_one_above():
