@@ -45,6 +45,11 @@ class WorldConfig:
         eval_fraction: share of entities whose facts are held out for evaluation.
         n_attributes: attributes per entity (1 .. the domain's attribute count).
         n_paraphrases: statement templates per attribute (1 .. the domain's count).
+        fresh_values: share of the entities' attribute values, in [0, 1], that are fresh words made
+            from the domain's name syllables, one per entity and attribute, instead of pool values:
+            an open vocabulary, as the answers of extractive QA data are, so a model trained on the
+            world's QA pairs cannot answer them from a prior over a small pool and must read them
+            from the text (the instruction synthesizer's world).
     """
 
     domain: str = "general"
@@ -55,6 +60,7 @@ class WorldConfig:
     eval_fraction: float = 0.5
     n_attributes: int = 5
     n_paraphrases: int = 4
+    fresh_values: float = 0.0
 
     def __post_init__(self) -> None:
         domain = self.resolve_domain()
@@ -70,6 +76,17 @@ class WorldConfig:
         fraction = self.eval_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
             raise ValueError(f"eval_fraction must be strictly between 0 and 1 (got {fraction!r})")
+        fresh = self.fresh_values
+        if isinstance(fresh, bool) or not isinstance(fresh, (int, float)) or not 0 <= fresh <= 1:
+            raise ValueError(f"fresh_values must be a share between 0 and 1 (got {fresh!r})")
+
+    def fingerprint_fields(self) -> dict:
+        """The fields a world's fingerprint covers: all of them, except ``fresh_values`` at its default,
+        so the worlds that existed before that field keep their fingerprints (and every cache keyed by them)."""
+        fields = asdict(self)
+        if not self.fresh_values:
+            del fields["fresh_values"]
+        return fields
 
     def resolve_domain(self) -> Domain:
         """Returns the registered Domain of this config.
@@ -120,7 +137,7 @@ class World:
 
     def fingerprint(self) -> str:
         """Returns the sha256 hex digest of the canonical JSON of config and records."""
-        payload = {"config": asdict(self.config), **self.records()}
+        payload = {"config": self.config.fingerprint_fields(), **self.records()}
         return hashlib.sha256(_canonical_json(payload).encode("utf-8")).hexdigest()
 
     def texts(self, kind: str = "documents") -> list[str]:
@@ -213,6 +230,8 @@ def _make_entities(
         values = {a.name: rng.choice(active[a.name]) for a in attributes}
         entity = {"name": name, "type": domain.entity_type, "attributes": values, "relations": {}, "split": "synth"}
         entities.append(entity)
+    if config.fresh_values:
+        _freshen_values(config, domain, entities, reserved + names)
     rng = _stream(config, "relations")
     for index, entity in enumerate(entities):
         for relation in domain.relations:
@@ -225,6 +244,25 @@ def _make_entities(
     for index in order[:n_eval]:
         entities[index]["split"] = "eval"
     return entities, active
+
+
+def _freshen_values(config: WorldConfig, domain: Domain, entities: list[dict], reserved: list[str]) -> None:
+    """Replaces a ``fresh_values`` share of the entities' attribute values by fresh words, in place.
+
+    A fresh value is one or two words of the domain's name syllables (pool values have one to three
+    tokens' worth of words too), unique and overlapping no name or pool value, so finding it in a text
+    is finding that fact. Its own stream: the pool values and everything else stay as without it.
+    """
+    rng = _stream(config, "fresh-values")
+    chosen = [(entity, name) for entity in entities for name in entity["attributes"] if rng.random() < config.fresh_values]
+    one_word = replace(domain.names, words=1, max_syllables=4, suffixes=(), separator=" ")
+    two_words = replace(one_word, words=2, max_syllables=3)
+    styles = [two_words if rng.random() < 0.5 else one_word for _ in chosen]
+    words = generate_names(one_word, sum(style is one_word for style in styles), rng, reserved)
+    phrases = iter(generate_names(two_words, len(chosen) - len(words), rng, reserved + words))
+    words = iter(words)
+    for (entity, name), style in zip(chosen, styles):
+        entity["attributes"][name] = next(words) if style is one_word else next(phrases)
 
 
 def generate_world(config: WorldConfig | None = None, **overrides) -> World:
