@@ -93,6 +93,7 @@ def test_fingerprint_changes_with_every_config_field():
         "eval_fraction": 0.25,
         "n_attributes": 4,
         "n_paraphrases": 3,
+        "fresh_values": 0.5,
     }
     assert set(changes) == {field.name for field in dataclasses.fields(WorldConfig)}
     prints = {world_fingerprint(base)} | {world_fingerprint(base, **{k: v}) for k, v in changes.items()}
@@ -215,6 +216,8 @@ def test_sizes_follow_the_parameters():
         ({"n_attributes": 7}, "n_attributes must be an integer between 1 and 6"),
         ({"n_paraphrases": 5}, "n_paraphrases must be an integer between 1 and 4"),
         ({"seed": "0"}, "seed must be an integer"),
+        ({"fresh_values": 1.5}, "fresh_values must be a share between 0 and 1 (got 1.5)"),
+        ({"fresh_values": True}, "fresh_values must be a share between 0 and 1 (got True)"),
     ],
 )
 def test_config_validation_names_field_and_range(overrides, message):
@@ -267,6 +270,45 @@ def test_names_are_unique_and_never_collide_with_values(world):
         assert not any(name in other or other in name for other in names[:i] + names[i + 1 :] + values)
     known = set(e["name"] for e in world.entities)
     assert all(target in known and target != e["name"] for e in world.entities for target in e["relations"].values())
+
+
+@pytest.mark.parametrize("domain", ["general", "biomed"])
+def test_fresh_values_replace_a_share_of_values_and_nothing_else(domain):
+    plain = generate_world(domain=domain, n_entities=300)
+    fresh = generate_world(domain=domain, n_entities=300, fresh_values=0.5)
+    pool = {v for a in DOMAINS[domain].attributes for v in a.pool}
+    names = [e["name"] for e in fresh.entities]
+    assert names == [e["name"] for e in plain.entities]
+    assert [e["relations"] for e in fresh.entities] == [e["relations"] for e in plain.entities]
+    pairs = [(kept[a], value) for old, new in zip(plain.entities, fresh.entities)
+             for a, value in new["attributes"].items() for kept in [old["attributes"]]]
+    new_values = [value for old, value in pairs if value != old]
+    # The unchanged values are the plain world's; the share replaced is about half (1,500 values).
+    assert 0.45 < len(new_values) / len(pairs) < 0.55 and not set(new_values) & pool
+    assert {len(value.split()) for value in new_values} == {1, 2}
+    # Unique, and no fresh value overlaps a name, a pool value or another fresh value: finding it in a text
+    # is finding that fact.
+    lowered = [value.lower() for value in new_values]
+    assert len(set(lowered)) == len(lowered)
+    for i, value in enumerate(lowered):
+        others = lowered[:i] + lowered[i + 1:] + [n.lower() for n in names] + [v.lower() for v in pool]
+        assert not any(value in other or other in value for other in others)
+    # Every record follows the entities: documents state the fresh values, QA pairs and items ask for them.
+    texts = docs_by_entity(fresh)
+    entities = {e["name"]: e for e in fresh.entities}
+    assert all(pair["answer"] in item["context"] for item in fresh.qa_pairs for pair in item["pairs"])
+    for item in fresh.questions:
+        assert item["answer"] == entities[item["entity"]]["attributes"][item["attribute"]]
+        assert any(item["answer"] in text for text in texts[item["entity"]])
+        assert len(set(item["options"])) == 4
+
+
+def test_fresh_values_enter_the_fingerprint_only_when_set():
+    assert WorldConfig(n_entities=20).fingerprint_fields() == {
+        field.name: getattr(WorldConfig(n_entities=20), field.name)
+        for field in dataclasses.fields(WorldConfig) if field.name != "fresh_values"}
+    assert world_fingerprint(n_entities=20, fresh_values=0.0) == world_fingerprint(n_entities=20)
+    assert WorldConfig(fresh_values=0.25).fingerprint_fields()["fresh_values"] == 0.25
 
 
 def test_write_jsonl_round_trips(tmp_path):
