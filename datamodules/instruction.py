@@ -191,7 +191,9 @@ class SynthesizerDataModule(ZooDataModule):
     ``split_seed`` only, so runs over several seeds train and test on the same examples.
 
     Args:
-        source: ``tinyworld:<domain>`` (the world's synthesizer entities) or ``zoo-data:pubmedqa-qa``.
+        source: ``tinyworld:<domain>`` (the world's synthesizer entities) or ``zoo-data:pubmedqa-qa``, or a
+            list of them whose examples are pooled (a synthesizer for several domains, as upstream's is
+            trained on many datasets; with ``world``, each tinyworld domain's world of those fields).
         tokenizer: ``tinyworld``, a tokenizer folder, or ``hf-hub:org/name`` (the model's own).
         max_length: Longest sequence in tokens (the synthesizer's window); contexts are cut to fit.
         batch_size: Sequences per step.
@@ -203,13 +205,17 @@ class SynthesizerDataModule(ZooDataModule):
         seed: Seed of the order of the examples (which ones share a sequence) and of shuffling.
     """
 
-    def __init__(self, source: str = "tinyworld:general", tokenizer: str = "tinyworld", max_length: int = 512,
+    def __init__(self, source: str | list[str] = "tinyworld:general", tokenizer: str = "tinyworld", max_length: int = 512,
                  batch_size: int = 16, world: dict | None = None, val_fraction: float = 0.05,
                  test_fraction: float = 0.05, num_workers: int = 0, split_seed: int = 0, seed: int = 0):
         super().__init__(tokenizer=tokenizer, batch_size=batch_size, num_workers=num_workers, seed=seed)
         check_int("--data.max_length", max_length, 32, "tokens of an example: room for a context and its pairs")
         check_held_out(val_fraction, test_fraction)
-        world_config(source, world)
+        self.sources = [source] if isinstance(source, str) else list(source)
+        if not self.sources:
+            raise ZooError("--data.source is an empty list; name at least one source, e.g. tinyworld:general")
+        for each in self.sources:
+            world_config(each, world)
         self.source, self.max_length, self.world = source, max_length, dict(world or {})
         self.val_fraction, self.test_fraction, self.split_seed = val_fraction, test_fraction, split_seed
         self.splits: dict[str, _Sequences] = {}
@@ -218,7 +224,7 @@ class SynthesizerDataModule(ZooDataModule):
         if self.splits:
             return
         by_split: dict[str, list[Row]] = {"train": [], "val": [], "test": []}
-        for example in synthesizer_examples(self.source, self.world):
+        for example in (example for source in self.sources for example in synthesizer_examples(source, self.world)):
             pairs = [QAPair(p["question"], p["answer"]) for p in example["pairs"]]
             row = example_row(self.tokenizer, example["context"], pairs, self.max_length)
             if row is not None:
@@ -228,7 +234,7 @@ class SynthesizerDataModule(ZooDataModule):
             random.Random(f"synthesizer-data:{self.seed}:{name}").shuffle(rows)
             self.splits[name] = _Sequences(pack_examples(rows, self.max_length))
         if not len(self.splits["train"]):
-            raise ZooError(f"{self.source}: no training example fits --data.max_length={self.max_length}")
+            raise ZooError(f"{', '.join(self.sources)}: no training example fits --data.max_length={self.max_length}")
 
     def training_texts(self) -> Iterator[str]:
         """The training examples as the model reads them: each one's context (cut to the window) and pairs."""

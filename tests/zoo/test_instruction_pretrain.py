@@ -21,6 +21,7 @@ from datamodules.instruction import (
     synthesizer_examples,
 )
 from datamodules.synthesis import SynthesisDataModule, read_shards
+from datamodules.tinyworld import generate_world
 from datamodules.tinyworld.domain import DOMAINS
 from datamodules.transforms.instruction_format import CON_END, QAPair, render_pairs, synthesizer_example
 from tests.conftest import TINY
@@ -132,6 +133,20 @@ def test_long_examples_keep_their_closing_marker_and_fit_the_window():
         SynthesizerDataModule(max_length=16)
     with pytest.raises(ZooError, match="unknown synthesizer data source"):
         synthesizer_examples("nowhere")
+
+
+def test_several_sources_pool_their_examples_and_each_is_checked():
+    one = {domain: synth_data(source=f"tinyworld:{domain}") for domain in ("general", "biomed")}
+    pooled = synth_data(source=["tinyworld:general", "tinyworld:biomed"])
+    rows = lambda dm: sorted(tuple(ids) for split in dm.splits.values() for ids, _ in split.rows)
+    examples = lambda dm: sum(ids.count(dm.tokenizer.bos_token_id) for ids in rows(dm))
+    assert examples(pooled) == examples(one["general"]) + examples(one["biomed"]) > 0
+    text = pooled.tokenizer.decode([i for ids in rows(pooled) for i in ids])
+    assert any(e["name"] in text for e in generate_world(domain="biomed", n_entities=24).entities)
+    with pytest.raises(ZooError, match="tinyworld source 'tinyworld:nowhere'"):
+        SynthesizerDataModule(source=["tinyworld:general", "tinyworld:nowhere"])
+    with pytest.raises(ZooError, match="empty list"):
+        SynthesizerDataModule(source=[])
 
 
 def test_pair_loss_ignores_the_prompt(tiny_synthesizer):
