@@ -205,8 +205,8 @@ class SynthesizerDataModule(ZooDataModule):
         seed: Seed of the order of the examples (which ones share a sequence) and of shuffling.
     """
 
-    def __init__(self, source: str | list[str] = "tinyworld:general", tokenizer: str = "tinyworld", max_length: int = 512,
-                 batch_size: int = 16, world: dict | None = None, val_fraction: float = 0.05,
+    def __init__(self, source: str | list[str] = "tinyworld:general", tokenizer: str = "tinyworld",
+                 max_length: int = 512, batch_size: int = 16, world: dict | None = None, val_fraction: float = 0.05,
                  test_fraction: float = 0.05, num_workers: int = 0, split_seed: int = 0, seed: int = 0):
         super().__init__(tokenizer=tokenizer, batch_size=batch_size, num_workers=num_workers, seed=seed)
         check_int("--data.max_length", max_length, 32, "tokens of an example: room for a context and its pairs")

@@ -254,7 +254,8 @@ def _freshen_values(config: WorldConfig, domain: Domain, entities: list[dict], r
     is finding that fact. Its own stream: the pool values and everything else stay as without it.
     """
     rng = _stream(config, "fresh-values")
-    chosen = [(entity, name) for entity in entities for name in entity["attributes"] if rng.random() < config.fresh_values]
+    chosen = [(entity, name) for entity in entities for name in entity["attributes"]
+              if rng.random() < config.fresh_values]
     one_word = replace(domain.names, words=1, max_syllables=4, suffixes=(), separator=" ")
     two_words = replace(one_word, words=2, max_syllables=3)
     styles = [two_words if rng.random() < 0.5 else one_word for _ in chosen]
