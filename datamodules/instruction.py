@@ -216,7 +216,7 @@ class SynthesizerDataModule(ZooDataModule):
             raise ZooError("--data.source is an empty list; name at least one source, e.g. tinyworld:general")
         for each in self.sources:
             world_config(each, world)
-        self.source, self.max_length, self.world = source, max_length, dict(world or {})
+        self.max_length, self.world = max_length, dict(world or {})
         self.val_fraction, self.test_fraction, self.split_seed = val_fraction, test_fraction, split_seed
         self.splits: dict[str, _Sequences] = {}
 

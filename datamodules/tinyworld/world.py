@@ -259,9 +259,8 @@ def _freshen_values(config: WorldConfig, domain: Domain, entities: list[dict], r
     one_word = replace(domain.names, words=1, max_syllables=4, suffixes=(), separator=" ")
     two_words = replace(one_word, words=2, max_syllables=3)
     styles = [two_words if rng.random() < 0.5 else one_word for _ in chosen]
-    words = generate_names(one_word, sum(style is one_word for style in styles), rng, reserved)
-    phrases = iter(generate_names(two_words, len(chosen) - len(words), rng, reserved + words))
-    words = iter(words)
+    single = generate_names(one_word, sum(style is one_word for style in styles), rng, reserved)
+    words, phrases = iter(single), iter(generate_names(two_words, len(chosen) - len(single), rng, reserved + single))
     for (entity, name), style in zip(chosen, styles):
         entity["attributes"][name] = next(words) if style is one_word else next(phrases)
 

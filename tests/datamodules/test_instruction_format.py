@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from datamodules.instruction import is_answerable
 from datamodules.transforms.instruction_format import (
     MARKERS,
     QAPair,
@@ -37,7 +38,6 @@ from datamodules.transforms.instruction_templates import (
     render_pair,
     seeded_rng,
 )
-from datamodules.instruction import is_answerable
 from zoo.errors import ZooError
 
 REPO = Path(__file__).resolve().parents[2]
