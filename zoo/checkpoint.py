@@ -134,9 +134,21 @@ def export_checkpoint(ckpt_path: Path, out: Path, name: str | None = None, force
         name: Registry name to record in the card.
         force: Replace ``out`` even if it is a file or a folder that is not a zoo folder.
     """
+    check_export_target(out, force)
+    module, checkpoint = read_checkpoint(ckpt_path)
+    return export_module(module, out, name=name, metadata=checkpoint["zoo"], force=force,
+                         extra_card={"steps": int(checkpoint.get("global_step", 0))})
+
+
+def read_checkpoint(ckpt_path: Path) -> tuple[Any, dict[str, Any]]:
+    """The module of a Lightning ``.ckpt`` written by a zoo fit (in eval mode) and the checkpoint's contents,
+    read with ``weights_only=True``.
+
+    Args:
+        ckpt_path: The ``.ckpt`` file.
+    """
     import torch
 
-    check_export_target(out, force)
     ckpt_path = Path(ckpt_path)
     if not ckpt_path.is_file():
         raise ZooError(f"checkpoint not found: {ckpt_path}; pass the .ckpt a zoo fit wrote (e.g. .../checkpoints/last.ckpt)")
@@ -148,9 +160,7 @@ def export_checkpoint(ckpt_path: Path, out: Path, name: str | None = None, force
     metadata = checkpoint.get("zoo") if isinstance(checkpoint, dict) else None
     if not isinstance(metadata, dict) or "state_dict" not in checkpoint or "artifact" not in metadata:
         raise ZooError(f"{ckpt_path}: no zoo metadata in this checkpoint; export only .ckpt files written by `zoo fit`")
-    module = module_class(metadata.get("class_path"), ckpt_path).from_checkpoint(checkpoint)
-    return export_module(module, out, name=name, metadata=metadata, force=force,
-                         extra_card={"steps": int(checkpoint.get("global_step", 0))})
+    return module_class(metadata.get("class_path"), ckpt_path).from_checkpoint(checkpoint), checkpoint
 
 
 # ---------------------------------------------------------------------- model card

@@ -80,6 +80,21 @@ def dependency_identities(recipe: Path) -> dict[str, str | None]:
     return identities
 
 
+def run_folder(recipe: Path, seed: int, overrides: list[str]) -> Path:
+    """The folder under ``ZOO_HOME/runs/studies`` that caches the run of ``recipe`` at ``seed`` with ``overrides``:
+    named by the recipe, the seed and a key of the recipe text, seed, overrides and dependency identities.
+
+    Args:
+        recipe: The LightningCLI recipe.
+        seed: The run's seed.
+        overrides: The run's extra LightningCLI arguments (the study's, then the arm's).
+    """
+    # A rebuilt base (prior, generator...) makes another run of the same recipe text.
+    key = hashlib.sha256(json.dumps([STUDY_PROTOCOL, recipe.read_text(), seed, overrides,
+                                     dependency_identities(recipe)]).encode()).hexdigest()[:16]
+    return zoo_home() / "runs" / "studies" / f"{recipe.stem}-s{seed}-{key}"
+
+
 def run(recipe: Path, seed: int, overrides: list[str], fit: Fit) -> dict[str, Any]:
     """One seeded fit and test of ``recipe``: its test ``metrics``, the ``run`` it is cached as and what
     ``produced_by`` it (commit, libraries, machine, date). Cached by recipe text, seed, overrides and the
@@ -94,10 +109,7 @@ def run(recipe: Path, seed: int, overrides: list[str], fit: Fit) -> dict[str, An
     """
     if (built := built_run(recipe, seed, overrides)) is not None:
         return built
-    # A rebuilt base (prior, generator...) makes another run of the same recipe text.
-    key = hashlib.sha256(json.dumps([STUDY_PROTOCOL, recipe.read_text(), seed, overrides,
-                                     dependency_identities(recipe)]).encode()).hexdigest()[:16]
-    folder = zoo_home() / "runs" / "studies" / f"{recipe.stem}-s{seed}-{key}"
+    folder = run_folder(recipe, seed, overrides)
     done = folder / "run.json"
     if done.exists():
         return json.loads(done.read_text())

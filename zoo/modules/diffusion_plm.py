@@ -76,6 +76,24 @@ class DiffusionPLM(MaskedLMEncoder):
         self.schedule.check(list(score_timesteps), "score_timesteps")
         self.mahalanobis_mix = mahalanobis_mix
 
+    @classmethod
+    def reading(cls, encoder: MaskedLMEncoder, score_timesteps: tuple[int, ...]) -> "DiffusionPLM":
+        """A diffusion PLM scoring with ``encoder``'s net and tokenizer at ``score_timesteps``, in eval mode.
+
+        Read from a diffusion PLM, its own scores at other t (a timestep sweep, no retraining); read from a masked-LM
+        encoder never trained to denoise, how that PLM rebuilds the same noised embeddings: the "before diffusion"
+        of the paper's robustness claim, with a trained LM head.
+
+        Args:
+            encoder: The trained encoder (its schedule is kept where it has one, and its scoring seed).
+            score_timesteps: The t of each reconstruction score.
+        """
+        schedule = getattr(encoder, "schedule", Schedule())
+        module = cls(diffusion_steps=schedule.steps, beta_start=schedule.beta_start, beta_end=schedule.beta_end,
+                     score_timesteps=tuple(score_timesteps), score_seed=encoder.hparams.score_seed)
+        module.net, module.tokenizer = encoder.net, encoder.tokenizer
+        return module.eval()
+
     def denoise(self, batch: dict[str, torch.Tensor], t: torch.Tensor, noise, head: bool = True
                 ) -> tuple[torch.Tensor, Any]:
         """One forward from x_t: x0 and the transformers output (hidden states, and with ``head`` the logits of
