@@ -14,7 +14,8 @@ Per model and t, against each OOD set of the ``ood-sst2`` suite (the first ``--l
 AUROC, and the reconstruction gap (the set's mean loss minus SST-2's); the mean and 95 % t-interval over seeds;
 and per t the paired difference of the gaps, diffusion minus before. The paper's robustness claim is that it is
 positive: after diffusion fine-tuning OOD text is rebuilt worse, relative to in-distribution text, than before.
-``--write`` writes ``timesteps.md`` and ``timesteps.json`` beside the study's table, with what produced them.
+``--write`` writes ``timesteps.md``, ``timesteps.png`` (both against t) and ``timesteps.json`` (per seed, with what
+produced them) beside the study's table.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from benchmarks.studies.paired import compare, t_interval
 from benchmarks.studies.protocol import load_study
 from benchmarks.studies.seeds import produced_by, run_folder
 from zoo.errors import ZooError
-from zoo.paths import PROJECT_ROOT, atomic_write_text
+from zoo.paths import PROJECT_ROOT, atomic_file, atomic_write_text
 
 STUDY = "diffusion-ood"
 #: The arm read as is (its own objective) and the arm read as the PLM before diffusion.
@@ -101,7 +102,7 @@ def sweep(timesteps: list[int], limit: int | None, seeds: list[int] | None = Non
                     values.setdefault("gap", []).append(float(outside.mean() - inside.mean()))
                     values.setdefault("loss", []).append(float(outside.mean()))
     return {"study": STUDY, "timesteps": timesteps, "limit": limit, "seeds": seeds, "in_distribution": in_name,
-            "ood": out_names, "runs": runs, "results": results, "produced_by": produced_by()}
+        "ood": out_names, "runs": runs, "results": results, "produced_by": produced_by()}
 
 
 def _cell(values: list[float]) -> str:
@@ -147,6 +148,41 @@ def render(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_png(record: dict[str, Any], target) -> None:
+    """AUROC and gap against t, one colour per OOD set: diffusion solid, before dashed, mean and 95 % t-interval.
+
+    Args:
+        record: The sweep's record.
+        target: A PNG file's path, or a binary file object.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for axis, metric, title in ((axes[0], "auroc", "AUROC against SST-2"),
+                                (axes[1], "gap", "reconstruction gap (OOD − SST-2), nats")):
+        for colour, name in enumerate(record["ood"]):
+            for label, style in (("diffusion", "-"), ("before", "--")):
+                by_t = sorted(record["results"][label].items(), key=lambda item: int(item[0]))
+                intervals = [t_interval(cell[name][metric]) for _, cell in by_t]
+                axis.errorbar([int(t) for t, _ in by_t], [i.value for i in intervals],
+                              yerr=[[i.value - i.low for i in intervals], [i.high - i.value for i in intervals]],
+                              linestyle=style, marker="o", markersize=3, capsize=2, color=f"C{colour}",
+                              label=f"{name} ({label})")
+        axis.set_xlabel("t (score timestep)", fontsize=8)
+        axis.set_title(title, fontsize=9)
+        axis.tick_params(labelsize=7)
+    axes[0].legend(fontsize=6, ncol=2)
+    figure.suptitle(f"{record['study']}: diffusion PLM (solid) and the PLM before diffusion (dashed), "
+                    f"{len(record['seeds'])} seeds", fontsize=9)
+    figure.tight_layout()
+    # No timestamp or version in the metadata: the same sweep gives the same bytes.
+    figure.savefig(target, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--timesteps", type=int, nargs="+", default=[200, 400, 500, 600, 700, 800])
@@ -163,6 +199,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.write:
         atomic_write_text(RESULTS / "timesteps.json", json.dumps(record, indent=1, sort_keys=True) + "\n")
         atomic_write_text(RESULTS / "timesteps.md", text)
+        with atomic_file(RESULTS / "timesteps.png", "wb") as handle:
+            render_png(record, handle)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 from dataclasses import replace
@@ -202,6 +203,8 @@ def test_seeded_runs_differ_by_seed_and_are_cached():
     assert first["metrics"] != second["metrics"], "the seed changes the initialisation and the data order"
     assert {"git_commit", "versions", "machine", "date"} <= set(first["produced_by"])
     assert seeds.run(RECIPE, 0, overrides, not_cached) == first
+    assert first["run"] == seeds.run_folder(RECIPE, 0, overrides).name != second["run"]
+    assert (seeds.run_folder(RECIPE, 0, overrides) / "run.json").is_file()
 
 
 def test_a_rebuilt_base_makes_another_run(monkeypatch, tmp_path):
@@ -313,3 +316,84 @@ def test_a_recipe_that_names_a_shared_data_config_reads_its_card_too(monkeypatch
     monkeypatch.setattr(seeds, "checkpoints_dir", lambda preset="full": tmp_path)
     assert seeds.built_run(recipe, 0, [])["metrics"] == {"test/auroc/wmt16": 0.8}
     assert seeds.built_run(recipe, 1, []) is None
+
+
+# ---------------------------------------------------------------------- the diffusion timestep sweep
+def test_the_timestep_sweep_scores_each_seed_at_each_t(monkeypatch, tmp_path):
+    """The sweep's bookkeeping: each seed's model read at every t, AUROC and gap per set against a direct scoring."""
+    from benchmarks.studies import ood_timesteps
+    from zoo.modules import DiffusionPLM, MaskedLMEncoder
+    from zoo.modules.ood import ood_metrics
+    from zoo.resolve import resolve
+
+    tokenizer = str(resolve("minilm-l6-v2"))
+    sets = {"sst2": ["a charming film", "a dull movie", "the best film"],
+            "news": ["parliament met on tuesday", "the minister resigned", "shares fell sharply today"]}
+    monkeypatch.setattr(ood_timesteps, "sets_of", lambda suite, limit: (sets, {"max_length": 16, "batch_size": 2}))
+    monkeypatch.setattr(ood_timesteps, "checkpoint_of", lambda study, arm, seed: tmp_path / f"{arm}-s{seed}" / "c" / "x")
+
+    def model(arm: str, seed: int):
+        cls = DiffusionPLM if arm == ood_timesteps.DIFFUSION_ARM else MaskedLMEncoder
+        torch.manual_seed(seed + (0 if cls is DiffusionPLM else 10))
+        return cls(net="bert-test", tokenizer=tokenizer).eval()
+
+    monkeypatch.setattr("zoo.checkpoint.read_checkpoint",
+                        lambda ckpt: (model(ckpt.parent.parent.name.rsplit("-s", 1)[0], int(ckpt.parent.parent.name[-1])), {}))
+    record = ood_timesteps.sweep([200, 700], limit=None, seeds=[0, 1])
+    assert record["runs"] == {"diffusion": {0: "diffusion-plm-minilm-sst2-s0", 1: "diffusion-plm-minilm-sst2-s1"},
+                              "before": {0: "mlm-minilm-sst2-s0", 1: "mlm-minilm-sst2-s1"}}
+    assert (record["in_distribution"], record["ood"]) == ("sst2", ["news"])
+    for label, arm in (("diffusion", ood_timesteps.DIFFUSION_ARM), ("before", ood_timesteps.BEFORE_ARM)):
+        for seed in (0, 1):
+            reader = DiffusionPLM.reading(model(arm, seed), (700,))
+            with torch.no_grad():
+                inside, outside = (reader.score_batch(batch_of_texts(reader, sets[name]))["reconstruction_t700"]
+                                   for name in ("sst2", "news"))
+            cell = record["results"][label][700]
+            assert cell["news"]["auroc"][seed] == pytest.approx(ood_metrics(inside, outside)["auroc"])
+            assert cell["news"]["gap"][seed] == pytest.approx(float(outside.mean() - inside.mean()), abs=1e-5)
+            assert cell["sst2"]["loss"][seed] == pytest.approx(float(inside.mean()), abs=1e-5)
+    # The markdown reads the record: a row per model and t, a gap row per set and t with its paired difference.
+    text = ood_timesteps.render(record)
+    rows = [line.split(" | ")[:2] for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row for row in rows if row[0] in ("| diffusion", "| before")] == [
+        ["| diffusion", "200"], ["| diffusion", "700"], ["| before", "200"], ["| before", "700"]]
+    assert [row for row in rows if row[0] == "| news"] == [["| news", "200"], ["| news", "700"]]
+
+
+def batch_of_texts(module, texts: list[str]) -> dict[str, torch.Tensor]:
+    encoded = module.tokenizer(texts, return_tensors="pt", padding=True, return_token_type_ids=False)
+    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+
+def test_the_timestep_sweep_renders_means_intervals_and_verdicts_by_hand():
+    from benchmarks.studies.ood_timesteps import render
+
+    cell = lambda auroc, gap: {"sst2": {"loss": [6.0, 6.0]}, "wmt16": {"auroc": auroc, "gap": gap, "loss": [7.0, 7.0]}}  # noqa: E731
+    record = {"study": "diffusion-ood", "seeds": [0, 1], "limit": 300, "in_distribution": "sst2", "ood": ["wmt16"],
+              "results": {"diffusion": {600: cell([0.7, 0.9], [1.0, 1.2])}, "before": {600: cell([0.5, 0.5], [0.5, 0.6])}}}
+    text = render(record)
+    # Two seeds: the interval is mean ± t(0.975, 1) · s / √2 = 12.706 · s / √2.
+    assert "| diffusion | 600 | 6.000 [6.000, 6.000] | 0.800 [-0.471, 2.071] |" in text
+    assert "| wmt16 | 600 | 1.100 [-0.171, 2.371] | 0.550 [-0.085, 1.185] | +0.550 [-0.085, +1.185] | not shown |" in text
+    assert "the first 300 sentences of each set" in text
+    # The figure: a PNG, the same bytes every time.
+    from benchmarks.studies.ood_timesteps import render_png
+
+    drawn = []
+    for _ in range(2):
+        buffer = io.BytesIO()
+        render_png(record, buffer)
+        drawn.append(buffer.getvalue())
+    assert drawn[0].startswith(b"\x89PNG") and drawn[0] == drawn[1]
+
+
+def test_the_timestep_sweep_without_the_study_runs_is_one_error_line(monkeypatch, tmp_path, capsys):
+    from benchmarks.studies import ood_timesteps
+
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path))
+    with pytest.raises(SystemExit) as exit_info:
+        ood_timesteps.main(["--seeds", "0", "--timesteps", "600"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_info.value.code == 2
+    assert "no cached run of diffusion-plm-minilm-sst2 at seed 0" in error and "run `zoo study diffusion-ood` first" in error

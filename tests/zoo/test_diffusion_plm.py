@@ -229,3 +229,24 @@ def test_the_shipped_upstream_entries_load_as_diffusion_plms():
     for entry in upstream.values():
         assert entry.source.startswith("hf-hub:Maybe1407/diffusion_robustness_")
         assert entry.loads_as["class"] == "DiffusionPLM" and entry.loads_as["init_args"]["score_timesteps"][0] in (600, 700)
+
+
+def test_reading_an_encoder_scores_its_net_at_other_timesteps(diffusion):
+    """``DiffusionPLM.reading``: a diffusion PLM re-scored at another t, and a masked-LM encoder (never trained to
+    denoise) scored by the very same reconstruction of the same noised embeddings."""
+    batch = batch_of(diffusion, TEXTS)
+    swept = DiffusionPLM.reading(diffusion, (200, 700))
+    assert swept.net is diffusion.net and swept.schedule == diffusion.schedule and not swept.training
+    torch.manual_seed(1)
+    encoder = MaskedLMEncoder(net="bert-test", tokenizer=minilm_folder(), score_seed=5).eval()
+    before = DiffusionPLM.reading(encoder, (600,))
+    same_net = DiffusionPLM(net="bert-test", tokenizer=minilm_folder(), score_timesteps=(600,), score_seed=5).eval()
+    same_net.net.load_state_dict(encoder.net.state_dict())
+    with torch.no_grad():
+        assert torch.equal(swept.score_batch(batch)["reconstruction_t200"], diffusion.score_batch(batch)["reconstruction_t200"])
+        assert list(swept.score_batch(batch)) == ["reconstruction_t200", "reconstruction_t700"]
+        assert torch.allclose(before.score_batch(batch)["reconstruction_t600"],
+                              same_net.score_batch(batch)["reconstruction_t600"], atol=1e-6)
+    # Another schedule travels with the model read.
+    other = DiffusionPLM(net="bert-test", tokenizer=minilm_folder(), beta_end=0.01, score_timesteps=(600,))
+    assert DiffusionPLM.reading(other, (100,)).schedule == Schedule(1000, 1e-4, 0.01)
