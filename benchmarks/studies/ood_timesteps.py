@@ -102,7 +102,7 @@ def sweep(timesteps: list[int], limit: int | None, seeds: list[int] | None = Non
                     values.setdefault("gap", []).append(float(outside.mean() - inside.mean()))
                     values.setdefault("loss", []).append(float(outside.mean()))
     return {"study": STUDY, "timesteps": timesteps, "limit": limit, "seeds": seeds, "in_distribution": in_name,
-        "ood": out_names, "runs": runs, "results": results, "produced_by": produced_by()}
+            "ood": out_names, "runs": runs, "results": results, "produced_by": produced_by()}
 
 
 def _cell(values: list[float]) -> str:
