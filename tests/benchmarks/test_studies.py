@@ -397,3 +397,35 @@ def test_the_timestep_sweep_without_the_study_runs_is_one_error_line(monkeypatch
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert exit_info.value.code == 2
     assert "no cached run of diffusion-plm-minilm-sst2 at seed 0" in error and "run `zoo study diffusion-ood` first" in error
+
+
+# ---------------------------------------------------------------------- what the visual synthesizer writes
+def test_visual_tasks_are_checked_against_their_pictures_by_hand():
+    from benchmarks.studies.visual_tasks import arm_pictures, asked_attribute, check, render
+
+    pictures = arm_pictures("food", limit=3)
+    first, second, third = pictures
+    assert asked_attribute(f"What colour are the {first.item}s?") == ("colour", first.item)
+    assert asked_attribute("What is the name of the blocks in the picture?") == ("name", "blocks")
+    assert asked_attribute("Is it tasty?") is None
+    triplet = lambda question, precise: {"question": question, "precise": precise, "informative": "-"}  # noqa: E731
+    rows = [
+        # Right colour, in the picture's own noun, kept.
+        {"id": first.id, "triplet": triplet(f"What colour are the {first.item}s?", first.colour + "."), "verdict": "yes"},
+        # A seed world's noun and a wrong name, kept anyway (the judge checks consistency only).
+        {"id": second.id, "triplet": triplet("What is the name of the blocks in the picture?", "Zorbat"),
+         "verdict": "yes"},
+        # Right name, dropped; then a question in no seed wording, and a picture without a triplet.
+        {"id": third.id, "triplet": triplet(f"What is the name of the {third.noun} in the picture?", third.entity),
+         "verdict": "no"},
+        {"id": third.id, "triplet": triplet("Is it tasty?", "yes"), "verdict": "yes"},
+        {"id": first.id, "triplet": None, "verdict": None},
+    ]
+    counts = check(rows, pictures)
+    assert counts["all"] == {"triplets": 4, "other wording": 1, "asked": 3, "right": 2, "kept": 2, "kept right": 1,
+                             "own noun": 2}
+    assert counts["colour"] == {"asked": 1, "right": 1, "kept": 1, "kept right": 1, "own noun": 1}
+    assert counts["name"] == {"asked": 2, "right": 1, "kept": 1, "kept right": 0, "own noun": 1}
+    text = render("food", counts, 5)
+    assert "| name | 2 | 1 | 1 | 0 | 1 |" in text and "| all | 3 | 2 | 2 | 1 | 2 |" in text
+    assert text.startswith("food: 5 training pictures, 4 with a triplet (1 in no seed wording)")
