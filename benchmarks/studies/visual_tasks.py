@@ -5,8 +5,8 @@
 
 The AdaMLLM studies' arms train on the tasks ``SynthesizedTasks`` writes for the training pictures of
 ``adamllm-<domain>-tiny``'s world; this reads the same rows (from the same cache, or writing it) and checks every
-triplet against the picture it was written for: which attribute its question asks (by the seed wordings), whether
-its precise answer is the picture's value, whether the judge kept it, and whether it speaks of the picture's own
+triplet against the picture it was written for: which attribute its question asks (by the seed wordings, open or
+closed), whether its precise answer is what the picture shows (its value; yes or no to a closed question), whether the judge kept it, and whether it speaks of the picture's own
 item ("slices", "cells") rather than a seed world's. A synthesizer that copies from its caption gets every
 answer right, names included; one that guesses gets the attribute priors and never a name.
 """
@@ -20,26 +20,46 @@ from collections.abc import Sequence
 
 import yaml
 
-from datamodules.tinyworld.pictures import QUESTIONS, Picture
+from datamodules.tinyworld.pictures import CLOSED_QUESTIONS, QUESTIONS, VALUES, Picture
 from zoo.paths import PROJECT_ROOT
 
-#: Each seed wording as a pattern: the item or the entity noun is any word.
-_PATTERNS = {attribute: re.compile("^" + re.escape(question).replace(re.escape("{item}"), r"(\w+?)")
-                                   .replace(re.escape("{entity}"), r"(\w+)") + "$", re.IGNORECASE)
-             for attribute, question in QUESTIONS.items()}
+def _pattern(template: str) -> re.Pattern:
+    """A seed wording as a pattern: the item or entity noun is any word, a value any words."""
+    escaped = re.escape(template)
+    for field, group in (("{item}", r"(?P<noun>\w+?)"), ("{entity}", r"(?P<noun>\w+)"), ("{value}", r"(?P<value>[\w ]+)")):
+        escaped = escaped.replace(re.escape(field), group)
+    return re.compile(f"^{escaped}$", re.IGNORECASE)
 
 
-def asked_attribute(question: str) -> tuple[str, str] | None:
-    """The attribute a question asks in a seed wording, and the noun it uses (None: another wording)."""
-    for attribute, pattern in _PATTERNS.items():
-        if match := pattern.match(question.strip()):
-            return attribute, match.group(1).lower()
+_OPEN = {attribute: _pattern(question) for attribute, question in QUESTIONS.items()}
+_CLOSED = {attribute: _pattern(question) for attribute, question in CLOSED_QUESTIONS.items()}
+
+
+def asked(question: str) -> tuple[str, str, str | None] | None:
+    """What a question in a seed wording asks: ``(attribute, noun, value)``, the value of a closed question ("Are
+    the pieces red?") or None for an open one; None for a question in no seed wording."""
+    question = question.strip()
+    for attribute, pattern in _OPEN.items():
+        if match := pattern.match(question):
+            return attribute, match["noun"].lower(), None
+    for attribute, pattern in _CLOSED.items():
+        # Colour, shape and texture share one closed wording: the value says which is asked.
+        if (match := pattern.match(question)) and match["value"].lower() in VALUES[attribute]:
+            return attribute, match["noun"].lower(), match["value"].lower()
     return None
 
 
+def right_answer(picture: Picture, attribute: str, value: str | None) -> str:
+    """The answer the picture gives: its value, or for a closed question ``yes`` / ``no``."""
+    if value is None:
+        return picture.value(attribute).lower()
+    return "yes" if value == picture.value(attribute).lower() else "no"
+
+
 def check(rows: Sequence[dict], pictures: Sequence[Picture]) -> dict[str, Counter]:
-    """Per asked attribute (and ``all``): triplets, right precise answers, kept by the judge, kept and right, and
-    questions using the picture's own noun; ``other wording`` counts questions in no seed wording.
+    """Per asked attribute (and ``all``): questions asked (open or closed), right precise answers, kept by the judge,
+    kept and right, and questions using the picture's own noun; ``triplets`` counts every triplet and ``other
+    wording`` those whose question is in no seed wording.
 
     Args:
         rows: ``SynthesizedTasks.rows`` (each with ``id``, ``triplet`` or None, ``verdict``).
@@ -52,12 +72,12 @@ def check(rows: Sequence[dict], pictures: Sequence[Picture]) -> dict[str, Counte
             continue
         picture, triplet = by_id[row["id"]], row["triplet"]
         counts["all"]["triplets"] += 1
-        asked = asked_attribute(triplet["question"])
-        if asked is None:
+        question = asked(triplet["question"])
+        if question is None:
             counts["all"]["other wording"] += 1
             continue
-        attribute, noun = asked
-        right = triplet["precise"].strip().rstrip(".").lower() == picture.value(attribute).lower()
+        attribute, noun, value = question
+        right = triplet["precise"].strip().rstrip(".").lower() == right_answer(picture, attribute, value)
         kept = row["verdict"] == "yes"
         for count in (counts["all"], counts.setdefault(attribute, Counter())):
             count["asked"] += 1

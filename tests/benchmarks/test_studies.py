@@ -401,13 +401,16 @@ def test_the_timestep_sweep_without_the_study_runs_is_one_error_line(monkeypatch
 
 # ---------------------------------------------------------------------- what the visual synthesizer writes
 def test_visual_tasks_are_checked_against_their_pictures_by_hand():
-    from benchmarks.studies.visual_tasks import arm_pictures, asked_attribute, check, render
+    from benchmarks.studies.visual_tasks import arm_pictures, asked, check, render
 
     pictures = arm_pictures("food", limit=3)
     first, second, third = pictures
-    assert asked_attribute(f"What colour are the {first.item}s?") == ("colour", first.item)
-    assert asked_attribute("What is the name of the blocks in the picture?") == ("name", "blocks")
-    assert asked_attribute("Is it tasty?") is None
+    assert asked(f"What colour are the {first.item}s?") == ("colour", first.item, None)
+    assert asked("What is the name of the blocks in the picture?") == ("name", "blocks", None)
+    assert asked("Are the blocks striped?") == ("texture", "block", "striped")  # the item, before its plural s
+    assert asked("Are there four pieces?") == ("count", "piece", "four")
+    assert asked("Are the pieces on the left side?") == ("position", "piece", "left")
+    assert asked("Is it tasty?") is None and asked("Are the pieces tasty?") is None
     triplet = lambda question, precise: {"question": question, "precise": precise, "informative": "-"}  # noqa: E731
     rows = [
         # Right colour, in the picture's own noun, kept.
@@ -420,12 +423,21 @@ def test_visual_tasks_are_checked_against_their_pictures_by_hand():
          "verdict": "no"},
         {"id": third.id, "triplet": triplet("Is it tasty?", "yes"), "verdict": "yes"},
         {"id": first.id, "triplet": None, "verdict": None},
+        # Closed: "yes" to the picture's own colour is right, "yes" to another colour is wrong.
+        {"id": second.id, "triplet": triplet(f"Are the blocks {second.colour}?", "Yes"), "verdict": "no"},
+        {"id": third.id, "triplet": triplet(f"Are the blocks {other_colour(third)}?", "yes"), "verdict": "no"},
     ]
     counts = check(rows, pictures)
-    assert counts["all"] == {"triplets": 4, "other wording": 1, "asked": 3, "right": 2, "kept": 2, "kept right": 1,
+    assert counts["all"] == {"triplets": 6, "other wording": 1, "asked": 5, "right": 3, "kept": 2, "kept right": 1,
                              "own noun": 2}
-    assert counts["colour"] == {"asked": 1, "right": 1, "kept": 1, "kept right": 1, "own noun": 1}
+    assert counts["colour"] == {"asked": 3, "right": 2, "kept": 1, "kept right": 1, "own noun": 1}
     assert counts["name"] == {"asked": 2, "right": 1, "kept": 1, "kept right": 0, "own noun": 1}
-    text = render("food", counts, 5)
-    assert "| name | 2 | 1 | 1 | 0 | 1 |" in text and "| all | 3 | 2 | 2 | 1 | 2 |" in text
-    assert text.startswith("food: 5 training pictures, 4 with a triplet (1 in no seed wording)")
+    text = render("food", counts, 7)
+    assert "| name | 2 | 1 | 1 | 0 | 1 |" in text and "| all | 5 | 3 | 2 | 1 | 2 |" in text
+    assert text.startswith("food: 7 training pictures, 6 with a triplet (1 in no seed wording)")
+
+
+def other_colour(picture) -> str:
+    from datamodules.tinyworld.pictures import COLOURS
+
+    return next(colour for colour in COLOURS if colour != picture.colour)
