@@ -37,6 +37,8 @@ from zoo.paths import PROJECT_ROOT, atomic_file, atomic_write_text
 STUDY = "diffusion-ood"
 #: The arm read as is (its own objective) and the arm read as the PLM before diffusion.
 DIFFUSION_ARM, BEFORE_ARM = "diffusion-plm-minilm-sst2", "mlm-minilm-sst2"
+#: How the sweep calls the two models, in the order its tables show them.
+LABELS = ("diffusion", "before")
 #: The suite whose sets are scored: the study's recipes train on its in-distribution set.
 SUITE = "ood-sst2"
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "studies" / STUDY
@@ -85,7 +87,7 @@ def sweep(timesteps: list[int], limit: int | None, seeds: list[int] | None = Non
     in_name, *out_names = sets
     results: dict[str, dict[int, dict[str, dict[str, list[float]]]]] = {}
     runs: dict[str, dict[int, str]] = {}
-    for arm, label in ((DIFFUSION_ARM, "diffusion"), (BEFORE_ARM, "before")):
+    for arm, label in zip((DIFFUSION_ARM, BEFORE_ARM), LABELS):
         for seed in tqdm(seeds, desc=f"{label} ({arm})", unit="seed"):
             ckpt = checkpoint_of(study, arm, seed)
             runs.setdefault(label, {})[seed] = ckpt.parent.parent.name
@@ -127,8 +129,8 @@ def render(record: dict[str, Any]) -> str:
              "",
              f"| model | t | {in_name} loss | " + " | ".join(out_names) + " |",
              "|---|---:|---:|" + "---:|" * len(out_names)]
-    for label, by_t in results.items():
-        for t, cell in sorted(by_t.items(), key=lambda item: int(item[0])):
+    for label in LABELS:
+        for t, cell in sorted(results[label].items(), key=lambda item: int(item[0])):
             lines.append(f"| {label} | {t} | {_cell(cell[in_name]['loss'])} | "
                          + " | ".join(_cell(cell[name]["auroc"]) for name in out_names) + " |")
     lines += ["",
@@ -164,7 +166,7 @@ def render_png(record: dict[str, Any], target) -> None:
     for axis, metric, title in ((axes[0], "auroc", "AUROC against SST-2"),
                                 (axes[1], "gap", "reconstruction gap (OOD − SST-2), nats")):
         for colour, name in enumerate(record["ood"]):
-            for label, style in (("diffusion", "-"), ("before", "--")):
+            for label, style in zip(LABELS, ("-", "--")):
                 by_t = sorted(record["results"][label].items(), key=lambda item: int(item[0]))
                 intervals = [t_interval(cell[name][metric]) for _, cell in by_t]
                 axis.errorbar([int(t) for t, _ in by_t], [i.value for i in intervals],
