@@ -91,6 +91,15 @@ PICTURE_DOMAINS = {
 }
 
 
+#: Fresh names: syllables of every picture domain's style, with any domain's ending or none, one word or two.
+FRESH_NAMES = NameStyle(
+    tuple(dict.fromkeys(syllable for domain in PICTURE_DOMAINS.values() for syllable in domain.names.syllables)),
+    words=1, min_syllables=2, max_syllables=3,
+    suffixes=("", *dict.fromkeys(suffix for domain in PICTURE_DOMAINS.values() for suffix in domain.names.suffixes)))
+#: Fresh item words (lower-cased; plural by an ``s``).
+FRESH_ITEMS = NameStyle(FRESH_NAMES.syllables, words=1, min_syllables=2, max_syllables=3)
+
+
 @dataclass(frozen=True)
 class PictureWorldConfig:
     """Parameters of one picture world; equal configs give identical worlds.
@@ -104,6 +113,9 @@ class PictureWorldConfig:
         image_size: Side of the square pictures, in pixels.
         n_worlds: Worlds drawn together, each with its own entities and names (seeds ``seed``, ``seed + 1``...):
             a synthesizer trained on many cannot learn the names, so it learns to read them from the caption.
+        fresh_names: Give each entity a fresh name and a fresh item word, of syllables from every picture domain
+            and endings of any (:data:`FRESH_NAMES`), instead of the domain's own: names and items then follow no
+            style a model could learn, so a synthesizer trained on such worlds must copy them from the caption.
     """
 
     domain: str = "food"
@@ -113,6 +125,7 @@ class PictureWorldConfig:
     test_pictures: int = 3
     image_size: int = 48
     n_worlds: int = 1
+    fresh_names: bool = False
 
     def __post_init__(self) -> None:
         if self.domain not in PICTURE_DOMAINS:
@@ -122,6 +135,8 @@ class PictureWorldConfig:
         for field, low, high in (("train_pictures", 1, None), ("test_pictures", 1, None), ("image_size", 24, 512),
                                  ("seed", 0, None), ("n_worlds", 1, None)):
             _check_int(field, getattr(self, field), low, high)
+        if not isinstance(self.fresh_names, bool):
+            raise ValueError(f"fresh_names={self.fresh_names!r} must be true or false")
 
 
 @dataclass(frozen=True)
@@ -168,7 +183,11 @@ def picture_world(config: PictureWorldConfig) -> tuple[Picture, ...]:
     domain = PICTURE_DOMAINS[config.domain]
     rng = _rng(config, "world")
     reserved = [w for v in VALUES.values() for w in v]
-    names = generate_names(domain.names, config.n_entities * config.n_worlds, rng, reserved=reserved)
+    count = config.n_entities * config.n_worlds
+    names = generate_names(FRESH_NAMES if config.fresh_names else domain.names, count, rng, reserved=reserved)
+    # Fresh item words are drawn after the names, so a world without them draws exactly what it always drew.
+    items = ([word.lower() for word in generate_names(FRESH_ITEMS, count, rng, reserved=reserved + names)]
+             if config.fresh_names else None)
     pictures = []
     for world in range(config.n_worlds):
         looks = [(s, c, t) for s in SHAPES for c in COLOURS for t in TEXTURES]
@@ -177,6 +196,8 @@ def picture_world(config: PictureWorldConfig) -> tuple[Picture, ...]:
             name = names[world * config.n_entities + number]
             shape, colour, texture = looks[number]
             noun, item = rng.choice(domain.entity), rng.choice(domain.item)
+            if items is not None:
+                item = items[world * config.n_entities + number]
             key = f"{config.domain}-{config.seed}-{world * config.n_entities + number:04d}"
             for index in range(config.train_pictures + config.test_pictures):
                 split = "train" if index < config.train_pictures else "test"
@@ -189,7 +210,10 @@ def picture_world(config: PictureWorldConfig) -> tuple[Picture, ...]:
 
 def world_fingerprint(config: PictureWorldConfig) -> str:
     """sha256 of the config and every picture's record (the drawing is a function of both)."""
-    payload = {"config": asdict(config), "pictures": [asdict(p) for p in picture_world(config)], "drawing": 1}
+    fields = asdict(config)
+    if not config.fresh_names:  # a world without fresh names keeps the fingerprint it had before the option
+        del fields["fresh_names"]
+    payload = {"config": fields, "pictures": [asdict(p) for p in picture_world(config)], "drawing": 1}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

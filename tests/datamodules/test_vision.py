@@ -227,3 +227,23 @@ def test_several_worlds_have_their_own_names_and_the_general_world_varies_its_no
     assert len({p.item for p in pictures}) > 1 and len({p.noun for p in pictures}) > 1
     assert all(p.item in p.caption for p in pictures)
     assert {p.item for p in picture_world(SMALL)} == {"piece"} and {p.noun for p in picture_world(SMALL)} == {"dish"}
+
+
+def test_fresh_names_follow_no_domain_style_and_leave_other_worlds_as_they_were():
+    from datamodules.tinyworld.pictures import FRESH_NAMES, PICTURE_DOMAINS
+
+    plain = PictureWorldConfig(domain="general", n_entities=10, n_worlds=3, train_pictures=1, test_pictures=1)
+    fresh = PictureWorldConfig(**{**plain.__dict__, "fresh_names": True})
+    pictures, before = picture_world(fresh), picture_world(plain)
+    # Every entity has its own name and its own item word, and its captions carry both.
+    assert len({p.entity for p in pictures}) == len({p.item for p in pictures}) == 30
+    assert all(p.entity in p.caption and p.item in p.caption for p in pictures)
+    general = set(PICTURE_DOMAINS["general"].names.syllables)
+    assert set(FRESH_NAMES.syllables) > general and {"stew", "cyte"} <= {s.strip() for s in FRESH_NAMES.suffixes}
+    assert not {p.item for p in pictures} & set(PICTURE_DOMAINS["general"].item)
+    assert not {p.entity for p in pictures} & {p.entity for p in before}
+    # A world without the option keeps its pictures and its fingerprint (pinned: computed before the option).
+    assert world_fingerprint(PictureWorldConfig(domain="food", n_entities=40)).startswith("f321f76ee1021e95")
+    assert world_fingerprint(fresh) != world_fingerprint(plain)
+    with pytest.raises(ValueError, match="fresh_names='yes' must be true or false"):
+        PictureWorldConfig(fresh_names="yes")
