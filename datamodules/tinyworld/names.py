@@ -3,6 +3,8 @@
 import random
 from dataclasses import dataclass
 
+from zoo.errors import ZooError
+
 # Give up after this many rejected candidates per requested name: a small
 # syllable inventory cannot produce arbitrarily many unique names.
 _MAX_ATTEMPTS_PER_NAME = 200
@@ -72,7 +74,7 @@ def generate_names(style: NameStyle, count: int, rng: random.Random, reserved: l
         The names, in generation order.
 
     Raises:
-        RuntimeError: if the syllable inventory cannot supply enough names.
+        ZooError: if the syllable inventory cannot supply enough names (a world asked for too many entities).
     """
     reserved_lower = [text.lower() for text in reserved]
     names: list[str] = []
@@ -87,5 +89,7 @@ def generate_names(style: NameStyle, count: int, rng: random.Random, reserved: l
         names.append(candidate)
         taken.append(low)
     if len(names) < count:
-        raise RuntimeError(f"could only generate {len(names)} of {count} unique names; add syllables to the NameStyle")
+        raise ZooError(f"could only generate {len(names)} of {count} unique names in this world's name style; ask for "
+                       "fewer entities (n_entities, times n_worlds for picture worlds), or for picture worlds set "
+                       "fresh_names: true, whose style holds many more")
     return names

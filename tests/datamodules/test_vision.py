@@ -247,3 +247,8 @@ def test_fresh_names_follow_no_domain_style_and_leave_other_worlds_as_they_were(
     assert world_fingerprint(fresh) != world_fingerprint(plain)
     with pytest.raises(ValueError, match="fresh_names='yes' must be true or false"):
         PictureWorldConfig(fresh_names="yes")
+    # More entities than a style holds is one error line naming the fix; fresh names hold them.
+    crowded = PictureWorldConfig(domain="general", n_entities=40, n_worlds=30, train_pictures=1, test_pictures=1)
+    with pytest.raises(ZooError, match=r"could only generate \d+ of 1200 unique names .* set fresh_names: true"):
+        picture_world(crowded)
+    assert len({p.entity for p in picture_world(PictureWorldConfig(**{**crowded.__dict__, "fresh_names": True}))}) == 1200
