@@ -1,12 +1,13 @@
 """What AdaMLLM's visual instruction synthesizer writes for a domain's pictures, checked against the pictures.
 
     python -m benchmarks.studies.visual_tasks --domain food [--synthesizer visual-synth-tiny]
-        [--judge visual-judge-tiny] [--limit 400]
+        [--judge visual-judge-tiny] [--limit N]
 
 The AdaMLLM studies' arms train on the tasks ``SynthesizedTasks`` writes for the training pictures of
 ``adamllm-<domain>-tiny``'s world; this reads the same rows (from the same cache, or writing it) and checks every
 triplet against the picture it was written for: which attribute its question asks (by the seed wordings, open or
-closed), whether its precise answer is what the picture shows (its value; yes or no to a closed question), whether the judge kept it, and whether it speaks of the picture's own
+closed), whether its precise answer is what the picture shows (its value; yes or no to a closed question; both
+normalised as the ``vqa`` evaluator does), whether the judge kept it, and whether it speaks of the picture's own
 item ("slices", "cells") rather than a seed world's. A synthesizer that copies from its caption gets every
 answer right, names included; one that guesses gets the attribute priors and never a name.
 """
@@ -21,7 +22,9 @@ from collections.abc import Sequence
 import yaml
 
 from datamodules.tinyworld.pictures import CLOSED_QUESTIONS, QUESTIONS, VALUES, Picture
+from datamodules.vision import normalise, picture_config
 from zoo.paths import PROJECT_ROOT
+
 
 def _pattern(template: str) -> re.Pattern:
     """A seed wording as a pattern: the item or entity noun is any word, a value any words."""
@@ -77,7 +80,7 @@ def check(rows: Sequence[dict], pictures: Sequence[Picture]) -> dict[str, Counte
             counts["all"]["other wording"] += 1
             continue
         attribute, noun, value = question
-        right = triplet["precise"].strip().rstrip(".").lower() == right_answer(picture, attribute, value)
+        right = normalise(triplet["precise"]) == normalise(right_answer(picture, attribute, value))
         kept = row["verdict"] == "yes"
         for count in (counts["all"], counts.setdefault(attribute, Counter())):
             count["asked"] += 1
@@ -103,7 +106,6 @@ def render(domain: str, counts: dict[str, Counter], pictures: int) -> str:
 def arm_pictures(domain: str, limit: int | None) -> list[Picture]:
     """The training pictures of ``adamllm-<domain>-tiny``'s world (the first ``limit``)."""
     from datamodules.tinyworld.pictures import picture_world
-    from datamodules.vision import picture_config
 
     data = yaml.safe_load((PROJECT_ROOT / "configs" / "adamllm" / f"adamllm-{domain}-tiny.yaml").read_text())["data"]
     world = picture_config(data["init_args"]["source"], data["init_args"].get("world"))
