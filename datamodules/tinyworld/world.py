@@ -6,6 +6,7 @@ import os
 import random
 import re
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 from zoo.paths import atomic_file, atomic_write_text
@@ -380,4 +381,12 @@ def world_fingerprint(config: WorldConfig | None = None, **overrides) -> str:
     Returns:
         The sha256 hex digest of the world's canonical JSON.
     """
-    return generate_world(config, **overrides).fingerprint()
+    config = replace(config, **overrides) if config is not None else WorldConfig(**overrides)
+    return _fingerprint(config, config.resolve_domain())
+
+
+@lru_cache(maxsize=256)
+def _fingerprint(config: WorldConfig, domain: Domain) -> str:
+    """A world's fingerprint, generated once per process for a config and its domain's definition: every build
+    of a sweep asks for the same few (the shared tokenizer's worlds, its DataModule's), each a full generation."""
+    return generate_world(config).fingerprint()

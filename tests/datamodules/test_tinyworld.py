@@ -241,6 +241,17 @@ def test_new_domain_can_be_registered_and_generated(monkeypatch):
     assert len(world.cloze) == 4 * 2 and world.cloze[0]["prompt"].startswith(world.cloze[0]["entity"] + " ")
 
 
+def test_fingerprint_is_remembered_per_config_and_domain_definition(monkeypatch):
+    # The process keeps each fingerprint; a domain redefined under the same name is another world.
+    monkeypatch.setitem(DOMAINS, "toy", toy_domain())
+    config = WorldConfig(domain="toy", n_entities=8, n_attributes=2, n_values=4, n_paraphrases=2)
+    first = world_fingerprint(config)
+    assert first == generate_world(config).fingerprint() == world_fingerprint(config)
+    renamed = dataclasses.replace(toy_domain(), entity_type="droid")
+    monkeypatch.setitem(DOMAINS, "toy", renamed)
+    assert world_fingerprint(config) == generate_world(config).fingerprint() != first
+
+
 @pytest.mark.parametrize(
     ("attribute_changes", "message"),
     [

@@ -6,6 +6,8 @@ world's settings, so a task's data is fixed by its YAML (the suites pin their sh
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import datasets
 
 from datamodules.base import split_of
@@ -28,6 +30,14 @@ def tinyworld(part: str, domain: str, seed: int = 0, n_entities: int = 200, val_
         split_seed: The DataModule's split seed.
         **metadata: lm-eval passes task metadata (version...) here; unused.
     """
+    return _part(part, domain, seed, n_entities, val_fraction, test_fraction, split_seed)
+
+
+@lru_cache(maxsize=64)
+def _part(part: str, domain: str, seed: int, n_entities: int, val_fraction: float, test_fraction: float,
+          split_seed: int) -> datasets.DatasetDict:
+    """``tinyworld``'s data, made once per process: a sweep loads each task once per model it evaluates, and
+    lm-eval only reads a loaded ``Dataset`` (its processing returns new ones)."""
     world = generate_world(domain=domain, seed=seed, n_entities=n_entities)
     if part == "cloze":
         rows = world.cloze
