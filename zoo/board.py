@@ -22,7 +22,7 @@ SMOKE_LIMIT = 16
 
 def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: Preset = "full",
                 out: Path = RESULTS_DIR, limit: PositiveInt | None = None, batch_size: PositiveInt = 64,
-                hub: bool = False, check: bool = False, profile: bool = False) -> int:
+                hub: bool = False, check: bool = False, profile: bool = False, jobs: PositiveInt = 1) -> int:
     """Build missing models, evaluate what is not cached, write LEADERBOARD.md, .csv, .json, .png and the model cards.
 
     Args:
@@ -38,6 +38,9 @@ def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: P
             differ from a fresh regeneration.
         profile: Print where the time went: seconds per phase (build, evaluate, write) and per model, the
             share spent in training steps, and peak memory.
+        jobs: Builds and evaluations at once, each in a worker process with its share of the CPU threads
+            (2 on a 2-core machine halves a smoke board's Python-bound work; a build made so can differ in the
+            last bits of its floats from one made alone, and its card records its thread count).
     """
     from contextlib import nullcontext
 
@@ -46,14 +49,14 @@ def leaderboard(*, models: str = "*", suites: list[str] | None = None, preset: P
     if preset == "smoke" and limit is None:
         limit = SMOKE_LIMIT
     with profiling() if profile else nullcontext() as recorded:
-        code = _sweep_and_write(models, suites, preset, out, limit, batch_size, hub, check)
+        code = _sweep_and_write(models, suites, preset, out, limit, batch_size, hub, check, jobs)
     if recorded is not None:
         print(report(recorded))
     return code
 
 
 def _sweep_and_write(models: str, suites: list[str] | None, preset: str, out: Path, limit: int | None,
-                     batch_size: int, hub: bool, check: bool) -> int:
+                     batch_size: int, hub: bool, check: bool, jobs: int) -> int:
     """:func:`leaderboard`'s work: the sweep, then the board written to (or checked against) ``out``."""
     import shutil
     import tempfile
@@ -64,7 +67,7 @@ def _sweep_and_write(models: str, suites: list[str] | None, preset: str, out: Pa
     from zoo.sweep import sweep
 
     with without_library_progress_bars():
-        result = sweep(models, suites, preset=preset, limit=limit, include_hub=hub, batch_size=batch_size)
+        result = sweep(models, suites, preset=preset, limit=limit, include_hub=hub, batch_size=batch_size, jobs=jobs)
     if check:
         target = Path(tempfile.mkdtemp(prefix="leaderboard-"))
         try:

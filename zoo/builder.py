@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from benchmarks.contamination import contamination_report
@@ -101,6 +102,8 @@ def _fit_and_export(entry: Entry, preset: str, args: list[str], out: Path, resum
                                   # Which recipe file it is the build of: a study reuses a build only of this very text.
                                   "recipe_sha256": sha256_file(entry.recipe_path),
                                   **({"smoke": entry.smoke} if preset == "smoke" else {}),
+                                  # A float's last bits on CPU depend on it (a parallel sweep's builds use fewer).
+                                  "threads": torch.get_num_threads(),
                                   "contamination": contamination})
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
     return out, read_card(out)

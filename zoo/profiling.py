@@ -37,7 +37,8 @@ class Span:
         name: What it worked on (a model, "model on suite", "board").
         seconds: Its wall time.
         training_seconds: Of those, the time inside ``trainer.fit`` (its data preparation included).
-        peak_rss_bytes: The process's peak resident memory when it ended.
+        peak_rss_bytes: The peak resident memory of the process that ran it (a parallel sweep's worker, or the
+            sweep's own process) when it ended.
     """
 
     phase: str
@@ -54,6 +55,9 @@ class Profile:
     started: float = field(default_factory=time.perf_counter)
     spans: list[Span] = field(default_factory=list)
     open: list[Span] = field(default_factory=list)
+    #: How many processes ran spans at once (a parallel sweep's workers): the spans' seconds add up to as much
+    #: as this many times the wall time.
+    processes: int = 1
 
 
 _active: Profile | None = None
@@ -95,6 +99,18 @@ def span(phase: str, name: str) -> Iterator[None]:
         profile.spans.append(current)
 
 
+def is_on() -> bool:
+    """Whether a profile is recording (a sweep's worker processes then record their own and hand them back)."""
+    return _active is not None
+
+
+def absorb(spans: list[Span], processes: int) -> None:
+    """Add spans recorded elsewhere to the active profile: by one of ``processes`` worker processes at once."""
+    if _active is not None:
+        _active.spans.extend(spans)
+        _active.processes = max(_active.processes, processes)
+
+
 def add_training(seconds: float) -> None:
     """Count ``seconds`` of ``trainer.fit`` towards the innermost open span (when profiling)."""
     if _active is not None and _active.open:
@@ -109,17 +125,20 @@ def report(profile: Profile, wall_seconds: float | None = None) -> str:
         wall_seconds: The command's wall time (default: since the profile started).
     """
     wall = time.perf_counter() - profile.started if wall_seconds is None else wall_seconds
+    # With workers, the spans' seconds are summed over processes: shares are of what they had (n x the wall).
+    capacity, n = wall * profile.processes, profile.processes
     training = sum(s.training_seconds for s in profile.spans)
     peak = max([s.peak_rss_bytes for s in profile.spans] or [peak_rss_bytes()])
     by_phase = {phase: sum(s.seconds for s in profile.spans if s.phase == phase) for phase in PHASES}
-    by_phase["other"] = max(0.0, wall - sum(by_phase.values()))
+    by_phase["other"] = max(0.0, capacity - sum(by_phase.values()))
 
     def share(seconds: float) -> str:
-        return f"{100 * seconds / wall:5.1f} %" if wall > 0 else "    — "
+        return f"{100 * seconds / capacity:5.1f} %" if capacity > 0 else "    — "
 
-    lines = [f"profile: {wall:.1f} s wall, peak RSS {peak / 2 ** 30:.2f} GiB, training {share(training).strip()} "
-             f"of the wall time ({training:.1f} s)",
-             f"  {'phase':10s} {'seconds':>9s}  share"]
+    of_what = "the wall time" if n == 1 else f"{n} processes x the wall time"
+    lines = [f"profile: {wall:.1f} s wall, peak RSS {peak / 2 ** 30:.2f} GiB{'' if n == 1 else ' (of one process)'}, "
+             f"training {share(training).strip()} of {of_what} ({training:.1f} s)",
+             f"  {'phase':10s} {'seconds':>9s}  share" + ("" if n == 1 else f" (seconds summed over {n} processes)")]
     lines += [f"  {phase:10s} {seconds:9.1f}  {share(seconds)}" for phase, seconds in by_phase.items()]
     width = max([len(s.name) for s in profile.spans] + [4])
     lines.append(f"  {'phase':10s} {'name':{width}s} {'seconds':>9s} {'training':>9s} {'peak RSS':>9s}")

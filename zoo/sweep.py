@@ -14,12 +14,14 @@ from typing import Any, NamedTuple
 from tqdm import tqdm
 
 from benchmarks.contamination import VERSION as CONTAMINATION_VERSION
+from benchmarks.contamination import contamination_report
 from benchmarks.harness import error_rows, evaluate_with_items
 from benchmarks.suites import load_suite
 from zoo.builder import build, record_contamination
 from zoo.errors import ZooError
 from zoo.profiling import span
 from zoo.registry import entries, get_entry, list_models
+from zoo.workers import Workers
 
 
 class Plan(NamedTuple):
@@ -79,7 +81,7 @@ class SweepResult(NamedTuple):
 
 
 def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "full", limit: int | None = None,
-          include_hub: bool = False, batch_size: int = 64) -> SweepResult:
+          include_hub: bool = False, batch_size: int = 64, jobs: int = 1) -> SweepResult:
     """Build what is missing, evaluate what is not cached; a failing model becomes error rows.
 
     A model built by an older version, whose card has no contamination report or one of another version,
@@ -92,6 +94,8 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
         limit: Documents per task (a quick look).
         include_hub: Also the upstream hub entries.
         batch_size: Requests per forward pass.
+        jobs: Builds and evaluations run at once, each in a worker process with its share of the CPU threads
+            (``Workers``); 1 runs everything in this process.
     """
     work, skipped = plan(pattern, suites, include_hub)
     if not work:
@@ -100,32 +104,86 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
                        + "".join(f"; {suite} is left out: {reason}" for suite, _, reason in skipped))
     for suite, models, reason in skipped:
         print(f"skipping {suite} for {', '.join(models)}: {reason}")
-    failed: dict[str, BaseException] = {}
-    folders: dict[str, Path] = {}
-    for name, _ in tqdm(work, desc="build", unit="model"):
-        if get_entry(name).recipe is None:
-            continue
-        try:
-            folder, card = build(name, preset=preset)
-            if (card.get("contamination") or {}).get("version") != CONTAMINATION_VERSION:
-                with span("build", f"{name} (contamination report)"):
-                    record_contamination(name, preset)
-            folders[name] = folder
-        except Exception as error:  # a model that fails becomes an error row, not a crashed sweep
-            failed[name] = error
+    recipes = [name for name, _ in work if get_entry(name).recipe is not None]
+    settings = {"limit": limit, "batch_size": batch_size, "preset": preset}
+    if jobs > 1:
+        # Every build checks its training text against the suites' items: index them once here, and the forked
+        # workers start with the index instead of each building its own.
+        contamination_report(())
+    with Workers(jobs, initializer=_quiet_worker) as workers:
+        folders, failed = _build_all(recipes, preset, workers)
+        evaluations = workers.map("evaluate", _evaluate_model,
+                                  [(name, names, settings) for name, names in work if name not in failed])
     rows: list[dict[str, Any]] = []
     items: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-    pairs = [(name, suite) for name, names in work for suite in names]
-    for name, suite in tqdm(pairs, desc="evaluate", unit="suite"):
-        if name in failed:
-            rows += error_rows(name, suite, failed[name])
-            continue
+    for name, names in work:
+        for suite in names:
+            outcome = failed.get(name) or evaluations[name]
+            outcome = outcome[suite] if isinstance(outcome, dict) else outcome
+            if isinstance(outcome, BaseException):
+                rows += error_rows(name, suite, outcome)
+                continue
+            rows += outcome.rows
+            items[(name, suite)] = outcome.items  # registry suites are shipped names, as the rows record them
+    return SweepResult(rows, items, {name: folders[name] for name in recipes if name in folders}, skipped)
+
+
+def _quiet_worker() -> None:
+    """A worker's builds draw no Lightning progress bars: two at once would garble each other (the sweep's own
+    bars say what is done)."""
+    from zoo import builder
+
+    builder.BUILD_TRAINER = {**builder.BUILD_TRAINER, "enable_progress_bar": False}
+
+
+def _build_one(name: str, preset: str) -> Path:
+    """Build ``name`` (its dependencies built already, or built here first) and bring its card's contamination
+    report up to date; returns its folder."""
+    folder, card = build(name, preset=preset)
+    if (card.get("contamination") or {}).get("version") != CONTAMINATION_VERSION:
+        with span("build", f"{name} (contamination report)"):
+            record_contamination(name, preset)
+    return folder
+
+
+def _evaluate_model(name: str, suites: list[str], settings: dict[str, Any]) -> dict[str, Any]:
+    """Each of a model's suites' ``Evaluation``, or the exception that stopped it (the model's other suites go on)."""
+    outcomes: dict[str, Any] = {}
+    for suite in suites:
         try:
             with span("evaluate", f"{name} on {suite}"):
-                evaluation = evaluate_with_items(name, suite, limit=limit, batch_size=batch_size, preset=preset)
-        except Exception as error:
-            rows += error_rows(name, suite, error)
-            continue
-        rows += evaluation.rows
-        items[(name, suite)] = evaluation.items  # registry suites are shipped names, as the rows record them
-    return SweepResult(rows, items, folders, skipped)
+                outcomes[suite] = evaluate_with_items(name, suite, **settings)
+        except Exception as error:  # a suite that fails becomes an error row, not a crashed sweep
+            outcomes[suite] = error
+    return outcomes
+
+
+def _build_all(names: list[str], preset: str, workers: Workers) -> tuple[dict[str, Path], dict[str, BaseException]]:
+    """Build every entry of ``names`` and what they depend on, each once its dependencies are built: the built
+    folders, and why each that failed did (an entry whose dependency failed fails with the dependency's error)."""
+    needs: dict[str, tuple[str, ...]] = {}
+    stack = list(names)
+    while stack:
+        if (name := stack.pop()) not in needs:
+            needs[name] = tuple(get_entry(name).depends_on)
+            stack += needs[name]
+    order = names + sorted(set(needs) - set(names))
+    built: dict[str, Path] = {}
+    failed: dict[str, BaseException] = {}
+    with tqdm(total=len(order), desc="build", unit="model") as bar:
+        while pending := [name for name in order if name not in built and name not in failed]:
+            for name in pending:
+                if broken := next((failed[d] for d in needs[name] if d in failed), None):
+                    failed[name] = broken
+            ready = [name for name in pending if name not in failed and all(d in built for d in needs[name])]
+            if not ready and not any(name not in failed for name in pending):
+                break
+            # Nothing ready but work left: recipes that name each other in a circle; build() says which.
+            batch = ready or [name for name in pending if name not in failed][:1]
+            for name, outcome in workers.each(_build_one, [(name, preset) for name in batch]):
+                if isinstance(outcome, BaseException):
+                    failed[name] = outcome
+                else:
+                    built[name] = outcome
+                bar.update()
+    return built, failed

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import torch
 
 import zoo.sweep
+import zoo.workers
 from benchmarks.harness import Evaluation
 from zoo.errors import ZooError
 
@@ -99,3 +103,57 @@ def test_a_build_without_a_current_contamination_report_gets_one(monkeypatch, tm
     monkeypatch.setattr(zoo.sweep, "evaluate_with_items", lambda name, suite, **settings: Evaluation([], {}))
     zoo.sweep.sweep("base-lm-tiny", ["tinyworld-general"], preset="smoke")
     assert calls == ([("base-lm-tiny", "smoke")] if recorded else [])
+
+
+def _fake_build(log):
+    """A build that writes which process built what, in order, and fails for base-lm-tiny when asked to."""
+    def build(name, preset="full", fail=()):
+        with open(log, "a") as handle:
+            handle.write(f"{name} {os.getpid()}\n")
+        if name in fail:
+            raise ZooError(f"{name} cannot be built")
+        return log.parent / name, CURRENT
+    return build
+
+
+def _fake_evaluate(name, suite, **settings):
+    import torch
+
+    return Evaluation([{"model": name, "suite": suite, "task": "t", "metric": "acc", "error": None,
+                        "pid": os.getpid(), "threads": torch.get_num_threads()}], {"t": {"outcomes": {"acc": [1.0]}}})
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_sweep_builds_each_entry_after_what_it_continues_from_in_any_number_of_processes(monkeypatch, tmp_path,
+                                                                                           jobs):
+    log = tmp_path / "built.txt"
+    monkeypatch.setattr(zoo.sweep, "build", _fake_build(log))
+    monkeypatch.setattr(zoo.sweep, "evaluate_with_items", _fake_evaluate)
+    monkeypatch.setattr(zoo.sweep, "contamination_report", lambda texts: {})
+    rows, items, folders, _ = zoo.sweep.sweep("adaptllm-*-tiny", ["tinyworld-law", "tinyworld-finance"], jobs=jobs)
+    built = [line.split() for line in log.read_text().splitlines()]
+    # base-lm-tiny (what they all continue from) alone first, each entry once.
+    assert built[0][0] == "base-lm-tiny" and sorted(name for name, _ in built) == sorted(
+        ["base-lm-tiny", "adaptllm-finance-tiny", "adaptllm-law-tiny"])
+    assert folders == {name: tmp_path / name for name in ("adaptllm-finance-tiny", "adaptllm-law-tiny")}
+    assert [(r["model"], r["suite"]) for r in rows] == [("adaptllm-finance-tiny", "tinyworld-finance"),
+                                                        ("adaptllm-law-tiny", "tinyworld-law")]
+    assert set(items) == {("adaptllm-finance-tiny", "tinyworld-finance"), ("adaptllm-law-tiny", "tinyworld-law")}
+    in_workers = {int(pid) for _, pid in built} | {row["pid"] for row in rows}
+    assert (in_workers == {os.getpid()}) == (jobs == 1)
+    # Each worker takes its share of the cores.
+    cores = zoo.workers.available_cores()
+    assert {row["threads"] for row in rows} == ({torch.get_num_threads()} if jobs == 1 else {max(1, cores // 2)})
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_entry_whose_base_fails_to_build_fails_with_its_error_and_is_not_built(monkeypatch, tmp_path, jobs):
+    log = tmp_path / "built.txt"
+    build = _fake_build(log)
+    monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": build(name, preset, fail=("base-lm-tiny",)))
+    monkeypatch.setattr(zoo.sweep, "contamination_report", lambda texts: {})
+    rows, items, folders, _ = zoo.sweep.sweep("adaptllm-law-tiny", ["tinyworld-law"], jobs=jobs)
+    assert [line.split()[0] for line in log.read_text().splitlines()] == ["base-lm-tiny"]
+    assert folders == {} and items == {}
+    assert [(r["model"], r["metric"], r["error"]) for r in rows] == [
+        ("adaptllm-law-tiny", "error", "ZooError: base-lm-tiny cannot be built")]

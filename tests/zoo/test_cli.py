@@ -370,6 +370,7 @@ def bad_files(tmp_path):
     ("batch size not a number", ["eval", "base-lm-tiny", "--suite", "s", "--batch_size", "x"], "--batch-size=x: expected"),
     ("missing suite", ["eval", "base-lm-tiny"], "missing --suite; see `zoo eval --help`"),
     ("no suites after --suites", ["leaderboard", "--suites"], "argument --suites: expected at least one argument"),
+    ("no jobs", ["leaderboard", "--jobs", "0"], "--jobs=0: expected positive int; see `zoo leaderboard --help`"),
     ("unknown verb", ["bogus"], "unknown verb 'bogus' (choose from 'list', 'build',"),
     ("no verb", [], "missing the verb; see `zoo --help`"),
     ("no synth verb", ["synth"], "missing the verb; see `zoo synth --help`"),

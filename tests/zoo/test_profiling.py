@@ -29,6 +29,23 @@ def test_report_by_hand():
     ]
 
 
+def test_report_of_two_worker_processes_by_hand():
+    # Two processes for 10 s had 20 process-seconds: the spans' 16 s are 80 % of them.
+    profile = Profile(started=0.0, processes=2, spans=[
+        Span("build", "a", seconds=9.0, training_seconds=5.0, peak_rss_bytes=2 ** 30),
+        Span("build", "b", seconds=5.0, training_seconds=3.0, peak_rss_bytes=2 ** 31),
+        Span("evaluate", "a on s", seconds=2.0, peak_rss_bytes=2 ** 30)])
+    assert report(profile, wall_seconds=10.0).splitlines()[:6] == [
+        "profile: 10.0 s wall, peak RSS 2.00 GiB (of one process), training 40.0 % of 2 processes x the wall time "
+        "(8.0 s)",
+        "  phase        seconds  share (seconds summed over 2 processes)",
+        "  build           14.0   70.0 %",
+        "  evaluate         2.0   10.0 %",
+        "  write            0.0    0.0 %",
+        "  other            4.0   20.0 %",
+    ]
+
+
 def test_spans_record_nothing_unless_profiling():
     with span("build", "m"):
         add_training(1.0)
