@@ -172,14 +172,15 @@ def _build_all(names: list[str], preset: str, workers: Workers) -> tuple[dict[st
     failed: dict[str, BaseException] = {}
     with tqdm(total=len(order), desc="build", unit="model") as bar:
         while pending := [name for name in order if name not in built and name not in failed]:
-            for name in pending:
-                if broken := next((failed[d] for d in needs[name] if d in failed), None):
-                    failed[name] = broken
-            ready = [name for name in pending if name not in failed and all(d in built for d in needs[name])]
-            if not ready and not any(name not in failed for name in pending):
+            while broken := {name: failed[d] for name in pending if name not in failed for d in needs[name]
+                             if d in failed}:  # until what fails through a failed dependency has all been found
+                failed.update(broken)
+                bar.update(len(broken))
+            pending = [name for name in pending if name not in failed]
+            if not pending:
                 break
             # Nothing ready but work left: recipes that name each other in a circle; build() says which.
-            batch = ready or [name for name in pending if name not in failed][:1]
+            batch = [name for name in pending if all(d in built for d in needs[name])] or pending[:1]
             for name, outcome in workers.each(_build_one, [(name, preset) for name in batch]):
                 if isinstance(outcome, BaseException):
                     failed[name] = outcome

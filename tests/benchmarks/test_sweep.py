@@ -157,3 +157,17 @@ def test_an_entry_whose_base_fails_to_build_fails_with_its_error_and_is_not_buil
     assert folders == {} and items == {}
     assert [(r["model"], r["metric"], r["error"]) for r in rows] == [
         ("adaptllm-law-tiny", "error", "ZooError: base-lm-tiny cannot be built")]
+
+
+def test_a_failure_reaches_every_entry_built_on_it_through_others(monkeypatch, tmp_path):
+    # A -> B -> C: C fails, so B and A fail with its error and neither is built.
+    chain = {"a-tiny": ("b-tiny",), "b-tiny": ("c-tiny",), "c-tiny": ()}
+    monkeypatch.setattr(zoo.sweep, "get_entry", lambda name: type("Entry", (), {"depends_on": chain[name]}))
+    log = tmp_path / "built.txt"
+    build = _fake_build(log)
+    monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": build(name, preset, fail=("c-tiny",)))
+    with zoo.workers.Workers(1) as workers:
+        built, failed = zoo.sweep._build_all(["a-tiny"], "smoke", workers)
+    assert [line.split()[0] for line in log.read_text().splitlines()] == ["c-tiny"]
+    assert built == {} and {name: str(error) for name, error in failed.items()} == {
+        name: "c-tiny cannot be built" for name in chain}
