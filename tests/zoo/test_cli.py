@@ -295,9 +295,9 @@ def test_leaderboard_takes_several_suites(monkeypatch, run_zoo, tmp_path):
     monkeypatch.setattr("zoo.sweep.sweep", sweep)
     with pytest.raises(KeyboardInterrupt):
         run_zoo("leaderboard", "--models", "base*", "--suites", "tinyworld-general", "collapse", "--preset", "smoke",
-                "--out", tmp_path, "--hub")
+                "--out", tmp_path, "--hub", "--jobs", "2")
     assert seen == {"models": "base*", "suites": ["tinyworld-general", "collapse"], "preset": "smoke", "limit": 16,
-                    "include_hub": True, "batch_size": 64}
+                    "include_hub": True, "batch_size": 64, "jobs": 2}
 
 
 def test_help_and_cheap_verbs_import_neither_torch_nor_lightning():
