@@ -106,11 +106,11 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
         print(f"skipping {suite} for {', '.join(models)}: {reason}")
     recipes = [name for name, _ in work if get_entry(name).recipe is not None]
     settings = {"limit": limit, "batch_size": batch_size, "preset": preset}
-    if jobs > 1:
-        # Every build checks its training text against the suites' items: index them once here, and the forked
-        # workers start with the index instead of each building its own.
-        contamination_report(())
     with Workers(jobs, initializer=_quiet_worker) as workers:
+        if workers.jobs > 1:
+            # Every build checks its training text against the suites' items: index them once here, before the
+            # workers are forked (at the first build), so they start with the index instead of each making its own.
+            contamination_report(())
         folders, failed = _build_all(recipes, preset, workers)
         evaluations = workers.map("evaluate", _evaluate_model,
                                   [(name, names, settings) for name, names in work if name not in failed])
