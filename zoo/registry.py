@@ -114,7 +114,8 @@ def _strings(node) -> list[str]:
 
 
 def recipe_dependencies(recipe, own_name: str) -> tuple[str, ...]:
-    """The buildable registry names a parsed recipe mentions, in order of first mention."""
+    """The buildable registry names (other than ``own_name``) a parsed recipe, or any parsed YAML, mentions, in
+    order of first mention."""
     buildable = {name for name, entry in entries().items() if entry.recipe and name != own_name}
     found: dict[str, None] = {}
     for text in _strings(recipe):

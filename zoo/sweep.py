@@ -11,8 +11,6 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tqdm import tqdm
-
 from benchmarks.contamination import VERSION as CONTAMINATION_VERSION
 from benchmarks.contamination import contamination_report
 from benchmarks.harness import error_rows, evaluate_with_items
@@ -20,8 +18,8 @@ from benchmarks.suites import load_suite
 from zoo.builder import build, record_contamination
 from zoo.errors import ZooError
 from zoo.profiling import span
-from zoo.registry import entries, get_entry, list_models
-from zoo.workers import Workers
+from zoo.registry import entries, get_entry, list_models, recipe_dependencies
+from zoo.workers import Job, Workers
 
 
 class Plan(NamedTuple):
@@ -106,26 +104,39 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
         print(f"skipping {suite} for {', '.join(models)}: {reason}")
     recipes = [name for name, _ in work if get_entry(name).recipe is not None]
     settings = {"limit": limit, "batch_size": batch_size, "preset": preset}
+    # A model's evaluation waits only for its own build and those of the models its suites name (UPRISE's answering
+    # LMs), so evaluations fill the time that builds wait for theirs.
+    named = {name: _models_named_by(names) for name, names in work}
+    todo = _build_jobs(list(dict.fromkeys(recipes + [m for models in named.values() for m in models])), preset)
+    todo += [Job(("evaluate", name), _evaluate_model, (name, names, settings),
+                 after=tuple(("build", m) for m in ([name] if name in recipes else []) + list(named[name])))
+             for name, names in work]
     with Workers(jobs, initializer=_quiet_worker) as workers:
         if workers.jobs > 1:
             # Every build checks its training text against the suites' items: index them once here, before the
             # workers are forked (at the first build), so they start with the index instead of each making its own.
             contamination_report(())
-        folders, failed = _build_all(recipes, preset, workers)
-        evaluations = workers.map("evaluate", _evaluate_model,
-                                  [(name, names, settings) for name, names in work if name not in failed])
+        outcomes = workers.run("build and evaluate", todo)
     rows: list[dict[str, Any]] = []
     items: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for name, names in work:
         for suite in names:
-            outcome = failed.get(name) or evaluations[name]
+            outcome = outcomes[("evaluate", name)]  # a failed build's error, or each suite's evaluation
             outcome = outcome[suite] if isinstance(outcome, dict) else outcome
             if isinstance(outcome, BaseException):
                 rows += error_rows(name, suite, outcome)
                 continue
             rows += outcome.rows
             items[(name, suite)] = outcome.items  # registry suites are shipped names, as the rows record them
-    return SweepResult(rows, items, {name: folders[name] for name in recipes if name in folders}, skipped)
+    built = {name: outcomes[("build", name)] for name in recipes}
+    return SweepResult(rows, items, {name: folder for name, folder in built.items()
+                                     if not isinstance(folder, BaseException)}, skipped)
+
+
+def _models_named_by(suites: list[str]) -> tuple[str, ...]:
+    """The buildable entries the tasks of ``suites`` name in their arguments (the LM that answers UPRISE's
+    questions): an evaluation on them needs those built."""
+    return recipe_dependencies([task.args for suite in suites for task in load_suite(suite).tasks], own_name="")
 
 
 def _quiet_worker() -> None:
@@ -158,33 +169,14 @@ def _evaluate_model(name: str, suites: list[str], settings: dict[str, Any]) -> d
     return outcomes
 
 
-def _build_all(names: list[str], preset: str, workers: Workers) -> tuple[dict[str, Path], dict[str, BaseException]]:
-    """Build every entry of ``names`` and what they depend on, each once its dependencies are built: the built
-    folders, and why each that failed did (an entry whose dependency failed fails with the dependency's error)."""
+def _build_jobs(names: list[str], preset: str) -> list[Job]:
+    """A build job for every entry of ``names`` and everything it continues from, each after its dependencies'
+    (keyed ``("build", name)``)."""
     needs: dict[str, tuple[str, ...]] = {}
     stack = list(names)
     while stack:
         if (name := stack.pop()) not in needs:
             needs[name] = tuple(get_entry(name).depends_on)
             stack += needs[name]
-    order = names + sorted(set(needs) - set(names))
-    built: dict[str, Path] = {}
-    failed: dict[str, BaseException] = {}
-    with tqdm(total=len(order), desc="build", unit="model") as bar:
-        while pending := [name for name in order if name not in built and name not in failed]:
-            while broken := {name: failed[d] for name in pending if name not in failed for d in needs[name]
-                             if d in failed}:  # until what fails through a failed dependency has all been found
-                failed.update(broken)
-                bar.update(len(broken))
-            pending = [name for name in pending if name not in failed]
-            if not pending:
-                break
-            # Nothing ready but work left: recipes that name each other in a circle; build() says which.
-            batch = [name for name in pending if all(d in built for d in needs[name])] or pending[:1]
-            for name, outcome in workers.each(_build_one, [(name, preset) for name in batch]):
-                if isinstance(outcome, BaseException):
-                    failed[name] = outcome
-                else:
-                    built[name] = outcome
-                bar.update()
-    return built, failed
+    return [Job(("build", name), _build_one, (name, preset), after=tuple(("build", d) for d in needs[name]))
+            for name in names + sorted(set(needs) - set(names))]

@@ -15,8 +15,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
 from tqdm import tqdm
@@ -38,13 +39,36 @@ def _start_worker(threads: int, initializer: Callable[[], None] | None) -> None:
         initializer()
 
 
-def _in_worker(function: Callable[..., Any], arguments: tuple, profile: bool) -> tuple[Any, list[Span]]:
-    """``function(*arguments)`` or the exception it raised, and the spans it recorded when the sweep profiles."""
+@dataclass(frozen=True)
+class Job:
+    """One piece of a sweep's work: ``function(*arguments)``, once every job named in ``after`` has succeeded.
+
+    Attributes:
+        key: Names the job (unique among a run's jobs) and its outcome.
+        function: What runs; a module-level function, so that a worker process can be sent it.
+        arguments: Its arguments.
+        after: The keys of the jobs it needs first.
+    """
+
+    key: Hashable
+    function: Callable[..., Any]
+    arguments: tuple = ()
+    after: tuple = ()
+
+
+def _call(job: Job) -> Any:
+    """The job's result, or the exception it raised (handed back as the outcome: one failure never stops the
+    others)."""
+    try:
+        return job.function(*job.arguments)
+    except Exception as error:
+        return error
+
+
+def _in_worker(job: Job, profile: bool) -> tuple[Any, list[Span]]:
+    """``_call(job)`` in a worker, and the spans it recorded when the sweep profiles."""
     with profiling() as recorded:
-        try:
-            outcome = function(*arguments)
-        except Exception as error:  # handed back as the outcome: one failure never stops the others
-            outcome = error
+        outcome = _call(job)
     if isinstance(outcome, BaseException):
         try:
             pickle.dumps(outcome)
@@ -87,33 +111,94 @@ class Workers:
                                              initializer=_start_worker, initargs=(self.threads, self.initializer))
         return self._pool
 
-    def each(self, function: Callable[..., Any], arguments: Iterable[tuple]) -> Iterator[tuple[Any, Any]]:
-        """``function(*args)`` for each ``args``, yielded as ``(args[0], outcome)`` as each finishes; an outcome is
-        the exception the call raised if it failed (the others go on)."""
-        arguments = list(arguments)
-        if self.jobs == 1:
-            for args in arguments:
-                try:
-                    yield args[0], function(*args)
-                except Exception as error:  # handed back as the outcome, as a worker does
-                    yield args[0], error
-            return
-        pool, profile = self._executor(), is_on()
-        futures = {pool.submit(_in_worker, function, args, profile): args[0] for args in arguments}
-        for future in as_completed(futures):
-            try:
-                outcome, spans = future.result()
-            except Exception as error:  # the worker died (killed for memory, say): its job failed
-                outcome, spans = error, []
-            absorb(spans, self.jobs)
-            yield futures[future], outcome
+    def each(self, jobs: Iterable[Job]) -> Iterator[tuple[Hashable, Any]]:
+        """Run ``jobs``, each once every job it comes ``after`` has succeeded, and yield ``(key, outcome)`` as each
+        ends. An outcome is what the call returned, or the exception it raised; a job after a failed one is not
+        run, and its outcome is that failure (found through any number of jobs before anything else starts).
 
-    def map(self, description: str, function: Callable[..., Any], arguments: Iterable[tuple]) -> dict[Any, Any]:
-        """``each`` with a progress bar, collected as ``{args[0]: outcome}``."""
-        arguments = list(arguments)
-        with tqdm(total=len(arguments), desc=description, unit="model") as bar:
+        Of the jobs that are ready, the one with the longest chain of jobs waiting on it starts first, so that a
+        long chain (a base, the synthesizer trained on it, the model trained on its output) never waits behind
+        work that nothing waits for. Jobs that wait on each other in a circle: the first of them runs (and says
+        so, as a build does).
+
+        Raises:
+            ZooError: Two jobs with one key, or a job after a key that no job has.
+        """
+        jobs = _checked(jobs)
+        chain = _chain_lengths(jobs)
+        waiting, outcomes = list(jobs), {}
+        running: dict[Future, Hashable] = {}
+        while waiting or running:
+            while broken := [(key, outcomes[before]) for key in waiting for before in jobs[key].after
+                             if isinstance(outcomes.get(before), BaseException)]:
+                for key, failure in broken:
+                    if key in waiting:
+                        waiting.remove(key)
+                        outcomes[key] = failure
+                        yield key, failure
+            ready = sorted((key for key in waiting if all(before in outcomes for before in jobs[key].after)),
+                           key=lambda key: -chain[key])
+            if waiting and not ready and not running:
+                ready = waiting[:1]
+            if self.jobs == 1:
+                if ready:
+                    waiting.remove(key := ready[0])
+                    outcomes[key] = _call(jobs[key])
+                    yield key, outcomes[key]
+                continue
+            pool, profile = self._executor(), is_on()
+            for key in ready[:self.jobs - len(running)]:
+                waiting.remove(key)
+                running[pool.submit(_in_worker, jobs[key], profile)] = key
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                key = running.pop(future)
+                try:
+                    outcome, spans = future.result()
+                except Exception as error:  # the worker died (killed for memory, say): its job failed
+                    outcome, spans = error, []
+                absorb(spans, self.jobs)
+                outcomes[key] = outcome
+                yield key, outcome
+
+    def run(self, description: str, jobs: Iterable[Job]) -> dict[Hashable, Any]:
+        """``each`` with a progress bar, collected as ``{key: outcome}``."""
+        jobs = list(jobs)
+        with tqdm(total=len(jobs), desc=description, unit="job") as bar:
             outcomes = {}
-            for key, outcome in self.each(function, arguments):
+            for key, outcome in self.each(jobs):
                 outcomes[key] = outcome
                 bar.update()
         return outcomes
+
+
+def _checked(jobs: Iterable[Job]) -> dict[Hashable, Job]:
+    """The jobs by key, refusing a key twice and a job after a key that no job has."""
+    by_key: dict[Hashable, Job] = {}
+    for job in jobs:
+        if job.key in by_key:
+            raise ZooError(f"two jobs are named {job.key!r}; a job's key must be unique")
+        by_key[job.key] = job
+    for job in by_key.values():
+        if missing := [before for before in job.after if before not in by_key]:
+            raise ZooError(f"job {job.key!r} comes after {missing[0]!r}, which is not among the jobs")
+    return by_key
+
+
+def _chain_lengths(jobs: dict[Hashable, Job]) -> dict[Hashable, int]:
+    """For each job, how many jobs the longest chain of jobs waiting on it holds (a circle counts once)."""
+    waiting_on: dict[Hashable, list[Hashable]] = {key: [] for key in jobs}
+    for job in jobs.values():
+        for before in job.after:
+            waiting_on[before].append(job.key)
+    lengths: dict[Hashable, int] = {}
+
+    def length(key: Hashable, seen: frozenset) -> int:
+        if key not in lengths:
+            lengths[key] = max((1 + length(after, seen | {key}) for after in waiting_on[key] if after not in seen),
+                               default=0)
+        return lengths[key]
+
+    for key in jobs:
+        length(key, frozenset())
+    return lengths

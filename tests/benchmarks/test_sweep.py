@@ -167,7 +167,26 @@ def test_a_failure_reaches_every_entry_built_on_it_through_others(monkeypatch, t
     build = _fake_build(log)
     monkeypatch.setattr(zoo.sweep, "build", lambda name, preset="full": build(name, preset, fail=("c-tiny",)))
     with zoo.workers.Workers(1) as workers:
-        built, failed = zoo.sweep._build_all(["a-tiny"], "smoke", workers)
+        outcomes = workers.run("build", zoo.sweep._build_jobs(["a-tiny"], "smoke"))
     assert [line.split()[0] for line in log.read_text().splitlines()] == ["c-tiny"]
-    assert built == {} and {name: str(error) for name, error in failed.items()} == {
+    assert {name: str(error) for (_, name), error in outcomes.items()} == {
         name: "c-tiny cannot be built" for name in chain}
+
+
+def test_an_evaluation_waits_for_the_models_its_suites_name(monkeypatch, tmp_path):
+    # UPRISE's suite answers with two LMs: an evaluation on it comes after both are built, even for a model whose
+    # recipe does not name them (here the retriever's, made to name nothing).
+    assert zoo.sweep._models_named_by(["uprise-tinyworld"]) == ("uprise-lm-tiny", "uprise-transfer-lm-tiny")
+    assert zoo.sweep._models_named_by(["tinyworld-general", "ood-sst2"]) == ()
+    real_entry = zoo.sweep.get_entry
+    monkeypatch.setattr(zoo.sweep, "get_entry", lambda name: type("Entry", (), {
+        "recipe": real_entry(name).recipe,
+        "depends_on": () if name == "uprise-retriever-tinyworld" else real_entry(name).depends_on}))
+    log = tmp_path / "built.txt"
+    monkeypatch.setattr(zoo.sweep, "build", _fake_build(log))
+    evaluated = []
+    monkeypatch.setattr(zoo.sweep, "evaluate_with_items", lambda name, suite, **settings: evaluated.append(
+        (name, sorted(log.read_text().split()[::2]))) or Evaluation([], {}))
+    zoo.sweep.sweep("uprise-retriever-tinyworld", ["uprise-tinyworld"])
+    assert evaluated == [("uprise-retriever-tinyworld", ["base-lm-tiny", "uprise-lm-tiny", "uprise-retriever-tinyworld",
+                                                         "uprise-transfer-lm-tiny"])]
