@@ -82,7 +82,8 @@ def test_each_loss_term_by_hand(diffusion):
     with torch.no_grad():
         terms = diffusion.loss_terms(batch, t, lambda x0: noise)
         x0, output = diffusion.denoise(batch, t, lambda x0: noise)
-    x0, h, logits = x0.double().numpy(), output.hidden_states[-1].double().numpy(), output.logits.double().numpy()
+        logits = diffusion.net.cls(output.hidden_states[-1])  # BERT's LM head on every position
+    x0, h, logits = x0.double().numpy(), output.hidden_states[-1].double().numpy(), logits.double().numpy()
     mask = batch["attention_mask"].numpy().astype(bool)
     abar_last = float(Schedule().alphas_cumprod()[-1])
     mse, prior, nll = [], [], []

@@ -237,6 +237,45 @@ def test_masking_corrupts_only_real_tokens_and_targets_exactly_those():
     assert 0.7 < masked < 0.9, "about 80 % of chosen tokens become [MASK]"
 
 
+def test_the_masked_lm_loss_and_score_read_the_head_at_the_masked_tokens_only_and_equal_the_full_head():
+    import torch.nn.functional as F
+
+    from zoo.modules.encoder import IGNORE_INDEX, example_masks, mask_tokens, special_positions
+
+    torch.manual_seed(0)
+    module = encoder().eval()
+    batch = module.tokenizer(["a short one", "a somewhat longer sentence about the river and its mill"],
+                             padding=True, return_tensors="pt")
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    with torch.no_grad():
+        # Training: the same masking (same seed) scored by the head over every position, ignoring the others.
+        torch.manual_seed(7)
+        loss = module.training_loss({"input_ids": ids, "attention_mask": mask})
+        torch.manual_seed(7)
+        corrupted, targets = mask_tokens(ids, special_positions(ids, mask, module.tokenizer), module.tokenizer, 0.15)
+        full = module(corrupted, mask)
+        assert float(loss) == pytest.approx(float(F.cross_entropy(full.flatten(0, 1), targets.flatten(),
+                                                                  ignore_index=IGNORE_INDEX)), rel=1e-5)
+        # Scoring: each example's mean loss over its own masked tokens.
+        chosen = example_masks(ids, special_positions(ids, mask, module.tokenizer), 0.15, seed=0)
+        full = module(ids.masked_fill(chosen, module.tokenizer.mask_token_id), mask)
+        by_hand = [F.cross_entropy(full[row][chosen[row]], ids[row][chosen[row]]) for row in range(2)]
+        assert torch.allclose(module.score_batch({"input_ids": ids, "attention_mask": mask})["reconstruction"],
+                              torch.stack(by_hand), atol=1e-5)
+
+
+def test_a_masked_lm_whose_head_is_not_one_module_is_one_clear_error():
+    from transformers import DistilBertConfig, DistilBertForMaskedLM
+
+    from zoo.nets import masked_lm_head
+
+    net = DistilBertForMaskedLM(DistilBertConfig(vocab_size=50, dim=8, n_layers=1, n_heads=2, hidden_dim=16))
+    with pytest.raises(ZooError, match=r"DistilBertForMaskedLM has \d+ modules beside its base model, not one LM head"):
+        masked_lm_head(net)
+    module = encoder()
+    assert masked_lm_head(module.net) is module.net.cls
+
+
 def test_vision_lm_loss_counts_only_the_response_positions():
     torch.manual_seed(0)
     module = vision_lm().eval()

@@ -76,9 +76,11 @@ class ZooModule(L.LightningModule):
         """AdamW (decay on matrices only, as nanoGPT) and the warm-up + cosine schedule over ``total_steps``."""
         decay = [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]
         no_decay = [p for p in self.parameters() if p.requires_grad and p.dim() < 2]
+        # fused: one kernel over all parameters per step, where the default on CPU loops over them in Python
+        # (a MiniLM's step was 30 % optimizer that way).
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.learning_rate, betas=tuple(self.hparams.betas),
+            lr=self.hparams.learning_rate, betas=tuple(self.hparams.betas), fused=True,
         )
         total = max(1, total_steps)
         schedule = partial(warmup_cosine, warmup=min(self.hparams.warmup_steps, total - 1), total=total,

@@ -27,10 +27,9 @@ from typing import Any
 
 import torch
 
-from datamodules.base import IGNORE_INDEX
 from zoo.errors import ZooError
-from zoo.modules.encoder import MaskedLMEncoder, token_losses
-from zoo.nets import pool
+from zoo.modules.encoder import MaskedLMEncoder, example_losses
+from zoo.nets import masked_lm_head, pool
 from zoo.nets.diffusion import Schedule, example_noise, noised_embeddings
 
 
@@ -94,15 +93,14 @@ class DiffusionPLM(MaskedLMEncoder):
         module.net, module.tokenizer = encoder.net, encoder.tokenizer
         return module.eval()
 
-    def denoise(self, batch: dict[str, torch.Tensor], t: torch.Tensor, noise, head: bool = True
-                ) -> tuple[torch.Tensor, Any]:
-        """One forward from x_t: x0 and the transformers output (hidden states, and with ``head`` the logits of
-        the LM head on h; without it the LM head, the costliest part on a 30k vocabulary, is skipped)."""
+    def denoise(self, batch: dict[str, torch.Tensor], t: torch.Tensor, noise) -> tuple[torch.Tensor, Any]:
+        """One forward of the encoder from x_t: x0 and the base model's output with every layer's hidden states.
+        The LM head, which on a 30k vocabulary costs as much as the rest of a MiniLM, is left to the caller, to
+        apply at the real tokens only (``masked_lm_head``)."""
         captured: dict[str, torch.Tensor] = {}
-        net = self.net if head else self.net.base_model
         with noised_embeddings(self.net, self.schedule, t, noise, captured):
-            output = net(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                         output_hidden_states=True)
+            output = self.net.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                         output_hidden_states=True)
         return captured["x0"], output
 
     def loss_terms(self, batch: dict[str, torch.Tensor], t: torch.Tensor, noise) -> dict[str, torch.Tensor]:
@@ -113,9 +111,9 @@ class DiffusionPLM(MaskedLMEncoder):
         per_example = real.sum((1, 2)) * h.size(-1)
         mse = (((h - x0) ** 2) * real).sum((1, 2)) / per_example
         prior = ((self.schedule.prior_mean(x0) ** 2) * real).sum((1, 2)) / per_example
-        targets = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, IGNORE_INDEX)
-        cross_entropy = torch.nn.functional.cross_entropy(
-            output.logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
+        tokens = batch["attention_mask"].bool()
+        cross_entropy = torch.nn.functional.cross_entropy(masked_lm_head(self.net)(h[tokens]).float(),
+                                                          batch["input_ids"][tokens])
         return {"mse": mse.mean(), "prior": prior.mean(), "cross_entropy": cross_entropy}
 
     def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -126,26 +124,27 @@ class DiffusionPLM(MaskedLMEncoder):
             self.log_dict({f"train/{name}": value for name, value in terms.items()})
         return sum(terms.values())
 
-    def _noised(self, batch: dict[str, torch.Tensor], head: bool) -> tuple[list[int], dict[str, torch.Tensor], Any]:
+    def _noised(self, batch: dict[str, torch.Tensor]) -> tuple[list[int], dict[str, torch.Tensor], Any]:
         """Every score timestep in one forward over the batch repeated per t, with the scoring noise:
-        (timesteps, the repeated batch, the transformers output)."""
+        (timesteps, the repeated batch, the base model's output)."""
         timesteps = list(self.hparams.score_timesteps)
         repeated = {key: batch[key].repeat(len(timesteps), 1) for key in ("input_ids", "attention_mask")}
         t = torch.tensor(timesteps, device=batch["input_ids"].device).repeat_interleave(len(batch["input_ids"]))
         seed = self.hparams.score_seed
         _, output = self.denoise(repeated, t, lambda x0: example_noise(
-            repeated["input_ids"], repeated["attention_mask"], x0.size(-1), seed).to(x0.dtype), head=head)
+            repeated["input_ids"], repeated["attention_mask"], x0.size(-1), seed).to(x0.dtype))
         return timesteps, repeated, output
 
     def score_batch(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The reconstruction loss of each example at each score timestep: ``{"reconstruction_t600": (B,)}``."""
-        timesteps, repeated, output = self._noised(batch, head=True)
-        targets = repeated["input_ids"].masked_fill(repeated["attention_mask"] == 0, IGNORE_INDEX)
-        losses = token_losses(output.logits, targets).view(len(timesteps), -1)
+        timesteps, repeated, output = self._noised(batch)
+        tokens = repeated["attention_mask"].bool()
+        logits = masked_lm_head(self.net)(output.hidden_states[-1][tokens])
+        losses = example_losses(logits, repeated["input_ids"][tokens], tokens).view(len(timesteps), -1)
         return {f"reconstruction_t{t}": losses[k] for k, t in enumerate(timesteps)}
 
     def features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Mean-pooled penultimate-layer states ``(B, D)`` at the first score timestep (as upstream's Mahalanobis)."""
-        timesteps, repeated, output = self._noised(batch, head=False)
+        timesteps, repeated, output = self._noised(batch)
         pooled = pool(output.hidden_states[-2], repeated["attention_mask"], "mean")
         return pooled.view(len(timesteps), len(batch["input_ids"]), -1)[0]

@@ -54,6 +54,20 @@ def build_headed_encoder(auto_model: str, config):
     return getattr(transformers, auto_model).from_config(config, attn_implementation="sdpa")
 
 
+def masked_lm_head(net) -> torch.nn.Module:
+    """The LM head of a transformers masked-LM net: its one child besides the base model (BERT's ``cls``,
+    RoBERTa's ``lm_head``), which maps the base model's last hidden states to vocabulary logits.
+
+    Raises:
+        ZooError: A net whose head is not one such module.
+    """
+    heads = [child for child in net.children() if child is not net.base_model]
+    if len(heads) != 1:
+        raise ZooError(f"{type(net).__name__} has {len(heads)} modules beside its base model, not one LM head; the "
+                       "zoo's encoder modules read BERT- and RoBERTa-style masked LMs")
+    return heads[0]
+
+
 def build_encoder(config):
     """A randomly initialised ``AutoModel`` encoder without a head (a side of a bi-encoder)."""
     from transformers import AutoModel

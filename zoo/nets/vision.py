@@ -78,7 +78,7 @@ def pretrain_encoder(encoder: nn.Module, images: torch.Tensor, labels: dict[str,
             head.bias.zero_()
         heads.append(head)
     targets = torch.stack(list(labels.values()), dim=1)
-    optimizer = torch.optim.AdamW([*encoder.parameters(), *heads.parameters()], lr=learning_rate)
+    optimizer = torch.optim.AdamW([*encoder.parameters(), *heads.parameters()], lr=learning_rate, fused=True)
     loss = torch.zeros(())
     for _ in range(steps):
         batch = torch.randint(0, len(images), (batch_size,), generator=generator)
