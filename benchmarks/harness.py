@@ -20,9 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import subprocess
 from contextlib import ExitStack
-from functools import cached_property
+from functools import cached_property, lru_cache
 from os import PathLike
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
@@ -191,16 +192,25 @@ def _load_task(spec: TaskSpec) -> tuple[Any, str] | OSError:
     """
     from lm_eval.utils import setup_logging
 
-    from benchmarks.tasks import task_manager
-
     # Before the task loads: lm-eval warns on each custom_dataset task about its --metadata flag, which
     # a zoo user cannot act on (LMEVAL_LOG_LEVEL still overrides the level).
     setup_logging(verbosity="ERROR")
     try:
-        task = task_manager().load([spec.task])["tasks"][spec.task]
+        task = _task_object(spec.task, os.environ.get("ZOO_DATA_DIR"))
     except OSError as error:
         return error
     return task, task_docs_sha256(task)
+
+
+@lru_cache(maxsize=None)
+def _task_object(task: str, data_dir: str | None):
+    """lm-eval's task object, made once per process and data folder (a sweep scores dozens of models on the same
+    tasks; making one takes a fifth of a second). Its documents' sha256 is still taken at every use, so rows are
+    always keyed by the documents they score; each ``simple_evaluate`` sets the task's few-shot setting and
+    builds its requests afresh."""
+    from benchmarks.tasks import task_manager
+
+    return task_manager().load([task])["tasks"][task]
 
 
 def unpinned_data(loaded: dict[str, tuple[Any, str] | OSError]) -> dict[str, str]:

@@ -351,3 +351,22 @@ def test_a_model_evaluated_at_a_preset_resolves_the_names_it_uses_at_that_preset
     monkeypatch.setattr(harness, "_evaluator_rows", lambda *args: seen.append(current_preset()) or [])
     harness.evaluate_with_items(f"local-dir:{tiny_folder}", "uprise-tinyworld", preset="smoke", use_cache=False)
     assert seen == ["smoke"] and current_preset() == "full"
+
+
+def test_a_process_makes_each_task_once_and_hashes_its_documents_at_every_use(tiny_folder, monkeypatch):
+    from benchmarks.tasks import task_manager
+
+    made, hashed = [], []
+    manager = task_manager()
+    real_load, real_hash = manager.load, harness.task_docs_sha256
+    monkeypatch.setattr(manager, "load", lambda names: made.append(names) or real_load(names))
+    monkeypatch.setattr(harness, "task_docs_sha256", lambda task: hashed.append(task) or real_hash(task))
+    harness._task_object.cache_clear()
+    first = harness.evaluate(f"local-dir:{tiny_folder}", "tinyworld-general", limit=2, use_cache=False)
+    again = harness.evaluate(f"local-dir:{tiny_folder}", "tinyworld-general", limit=2, use_cache=False)
+    lm_tasks = [spec.task for spec in load_suite("tinyworld-general").tasks if spec.evaluator is None]
+    # (lm-eval passes the task objects themselves back through load: those make nothing)
+    assert sorted(name for names in made for name in names if isinstance(name, str)) == sorted(lm_tasks), \
+        "each task made once"
+    assert len(hashed) == 2 * len(lm_tasks), "its documents hashed at each evaluation"
+    assert [(r["task"], r["value"]) for r in again] == [(r["task"], r["value"]) for r in first]
