@@ -47,6 +47,8 @@ def test_loss_matches_transformers_reference(module, tokenizer):
     ours, _, _ = module.lm_loss(ids)
     reference = module.net(input_ids=ids, labels=ids).loss
     assert ours.item() == pytest.approx(reference.item(), abs=1e-6)
+    # Training's loss applies the output layer at the positions with a target only: the same value.
+    assert module.target_loss(ids).item() == pytest.approx(reference.item(), abs=1e-6)
 
 
 def test_a_document_packed_whole_trains_only_on_its_labelled_tokens(module, tokenizer):

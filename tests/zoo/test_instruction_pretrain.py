@@ -160,6 +160,8 @@ def test_pair_loss_ignores_the_prompt(tiny_synthesizer):
     manual = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), labels[:, 1:].reshape(-1),
                              ignore_index=IGNORE_INDEX)
     torch.testing.assert_close(loss, manual)
+    # Training's loss applies the output layer at the pairs' tokens only: the same value.
+    torch.testing.assert_close(module.target_loss(batch["input_ids"], module.batch_targets(batch)), manual)
     # Changing a prompt token changes the logits after it, but no prompt position is a target.
     assert ((targets != IGNORE_INDEX).sum(1) == (labels != IGNORE_INDEX).sum(1)).all()
 

@@ -24,6 +24,18 @@ from zoo.nets import build_causal_lm, causal_lm_config, config_from_dict
 from zoo.resolve import load_pretrained, read_causal_lm
 
 
+def targeted_cross_entropy(output_layer: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the next tokens ``targets`` ``(B, T)`` (``IGNORE_INDEX`` where none), with
+    ``output_layer`` applied to the hidden states ``(B, T, D)`` at the positions that have a target only.
+
+    The same value as the cross-entropy of the logits of every position: a prompt, a document the pairs are
+    written for, an image's tokens and padding have no target, and over the vocabulary the output layer is a
+    fifth of a llama-tiny's matrix work per position, its ``(B, T, V)`` logits the largest tensor of a step.
+    """
+    where = targets != IGNORE_INDEX
+    return F.cross_entropy(output_layer(hidden[where]).float(), targets[where])
+
+
 class CausalLM(ZooModule):
     """A causal language model trained from scratch or continued from a zoo/HF checkpoint.
 
@@ -100,6 +112,13 @@ class CausalLM(ZooModule):
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
         return loss, logits, targets
 
+    def target_loss(self, input_ids: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """``lm_loss``'s loss alone (what training needs), the output layer applied only where there is a target."""
+        if targets is None:
+            targets = F.pad(input_ids[:, 1:], (0, 1), value=IGNORE_INDEX)
+        hidden = self.net.get_decoder()(input_ids=input_ids, use_cache=False).last_hidden_state
+        return targeted_cross_entropy(self.net.get_output_embeddings(), hidden, targets)
+
     @staticmethod
     def batch_targets(batch: dict) -> torch.Tensor | None:
         """The targets of a batch that carries ``labels`` (documents packed whole: padding and repeated context
@@ -110,7 +129,7 @@ class CausalLM(ZooModule):
 
     # ------------------------------------------------------------------ steps
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, _, _ = self.lm_loss(batch["input_ids"], self.batch_targets(batch))
+        loss = self.target_loss(batch["input_ids"], self.batch_targets(batch))
         self.log("train/loss", loss, prog_bar=True)
         return loss
 

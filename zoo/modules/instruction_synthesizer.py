@@ -64,7 +64,7 @@ class InstructionSynthesizer(CausalLM):
         return self.lm_loss(batch["input_ids"], self.batch_targets(batch))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, _, _ = self.pair_loss(batch)
+        loss = self.target_loss(batch["input_ids"], self.batch_targets(batch))  # pair_loss's, the head at the pairs
         self.log("train/loss", loss, prog_bar=True)
         return loss
 

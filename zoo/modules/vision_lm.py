@@ -24,6 +24,7 @@ from datamodules.base import IGNORE_INDEX
 from datamodules.tokenizer import load_tokenizer, tokenizer_json, wrap_fast_tokenizer
 from zoo.errors import ZooError
 from zoo.modules.base import ZooModule
+from zoo.modules.causal_lm import targeted_cross_entropy
 from zoo.nets import Projector, build_causal_lm, build_vision_encoder, causal_lm_config, config_from_dict, image_tokens
 from zoo.resolve import load_pretrained, read_causal_lm
 
@@ -131,11 +132,18 @@ class VisionLM(ZooModule):
 
     def forward(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, T, V)`` of the text positions, each image's projected tokens before its text."""
+        return self.lm.get_output_embeddings()(self.text_states(pixel_values, input_ids, attention_mask))
+
+    def text_states(self, pixel_values: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+                    ) -> torch.Tensor:
+        """The LM's last hidden states ``(B, T, D)`` at the text positions, each image's projected tokens before its
+        text."""
         prefix = self.projector(self.image_features(pixel_values))
         text = self.lm.get_input_embeddings()(input_ids)
         mask = torch.cat([attention_mask.new_ones(prefix.shape[:2]), attention_mask], dim=1)
-        logits = self.lm(inputs_embeds=torch.cat([prefix, text], dim=1), attention_mask=mask, use_cache=False).logits
-        return logits[:, prefix.size(1):]
+        hidden = self.lm.get_decoder()(inputs_embeds=torch.cat([prefix, text], dim=1), attention_mask=mask,
+                                       use_cache=False).last_hidden_state
+        return hidden[:, prefix.size(1):]
 
     def image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """The encoder's final tokens ``(B, N, D)`` for a batch of images (before the projector)."""
@@ -143,9 +151,9 @@ class VisionLM(ZooModule):
 
     def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Next-token cross-entropy on the response tokens (``labels`` is ``-100`` elsewhere)."""
-        logits = self(batch["pixel_values"], batch["input_ids"], batch["attention_mask"])
+        hidden = self.text_states(batch["pixel_values"], batch["input_ids"], batch["attention_mask"])
         targets = F.pad(batch["labels"][:, 1:], (0, 1), value=IGNORE_INDEX)
-        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
+        return targeted_cross_entropy(self.lm.get_output_embeddings(), hidden, targets)
 
     # ------------------------------------------------------------------ artifact
     def save_artifacts(self, folder: Path) -> None:
