@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -14,6 +15,7 @@ import torch
 import yaml
 
 import zoo
+from datamodules.tinyworld.world import generate_world
 from zoo.paths import PROJECT_ROOT, checkpoints_dir
 
 
@@ -169,4 +171,9 @@ def test_full_base_lm_build_learns_stored_facts(run_zoo):
     assert not zoo.load("base-lm-tiny").training
     card = json.loads((checkpoints_dir() / "base-lm-tiny" / "zoo_card.json").read_text())
     assert card["metrics"]["test/ppl"] < 3.0
-    assert card["metrics"]["test/cloze_acc"] > 0.35, "facts in document wording must be learned above chance (0.25)"
+    # Facts in document wording are learned above chance (0.25, four options): the accuracy's 95 % interval over the
+    # world's held-out cloze items lies above it. A fixed bar (0.35 once) sits inside the spread of builds whose floats
+    # differ in their last bits (a fused optimizer, another thread count): 0.378 and 0.350 for the same recipe.
+    world = yaml.safe_load(card["recipe"])["data"]["init_args"]["world"]
+    items, accuracy = len(generate_world(**world).cloze), card["metrics"]["test/cloze_acc"]
+    assert accuracy - 1.96 * math.sqrt(accuracy * (1 - accuracy) / items) > 0.25, (accuracy, items)
