@@ -128,8 +128,8 @@ def sweep(pattern: str = "*", suites: list[str] | None = None, preset: str = "fu
                 continue
             rows += outcome.rows
             items[(name, suite)] = outcome.items  # registry suites are shipped names, as the rows record them
-    built = {name: outcomes[("build", name)] for name in recipes}
-    return SweepResult(rows, items, {name: folder for name, folder in built.items()
+    folders = {name: outcomes[("build", name)] for name in recipes}
+    return SweepResult(rows, items, {name: folder for name, folder in folders.items()
                                      if not isinstance(folder, BaseException)}, skipped)
 
 

@@ -128,6 +128,7 @@ class Workers:
         chain = _chain_lengths(jobs)
         waiting, outcomes = list(jobs), {}
         running: dict[Future, Hashable] = {}
+        profile = is_on()
         while waiting or running:
             while broken := [(key, outcomes[before]) for key in waiting for before in jobs[key].after
                              if isinstance(outcomes.get(before), BaseException)]:
@@ -146,7 +147,7 @@ class Workers:
                     outcomes[key] = _call(jobs[key])
                     yield key, outcomes[key]
                 continue
-            pool, profile = self._executor(), is_on()
+            pool = self._executor()
             for key in ready[:self.jobs - len(running)]:
                 waiting.remove(key)
                 running[pool.submit(_in_worker, jobs[key], profile)] = key

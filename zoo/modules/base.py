@@ -16,7 +16,9 @@ from typing import Any, ClassVar
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 
+from datamodules.base import IGNORE_INDEX
 from zoo.errors import ZooError
 
 
@@ -26,6 +28,19 @@ def warmup_cosine(step: int, warmup: int, total: int, floor: float) -> float:
         return (step + 1) / (warmup + 1)
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def targeted_cross_entropy(output_layer: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the target tokens ``targets`` ``(B, T)`` (``IGNORE_INDEX`` where none), with
+    ``output_layer`` applied to the hidden states ``(B, T, D)`` at the positions that have a target only.
+
+    The same value as the cross-entropy of the logits of every position: a prompt, a document the pairs are
+    written for, an image's tokens, unmasked tokens and padding have no target, and over the vocabulary the output
+    layer is a fifth of a llama-tiny's matrix work per position (as much as the rest of a MiniLM), its
+    ``(B, T, V)`` logits the largest tensor of a step.
+    """
+    where = targets != IGNORE_INDEX
+    return F.cross_entropy(output_layer(hidden[where]).float(), targets[where])
 
 
 class ZooModule(L.LightningModule):

@@ -19,21 +19,9 @@ from torchmetrics.text import Perplexity
 from datamodules.base import IGNORE_INDEX
 from datamodules.tokenizer import tokenizer_json, wrap_fast_tokenizer
 from zoo.errors import ZooError
-from zoo.modules.base import ZooModule
+from zoo.modules.base import ZooModule, targeted_cross_entropy
 from zoo.nets import build_causal_lm, causal_lm_config, config_from_dict
 from zoo.resolve import load_pretrained, read_causal_lm
-
-
-def targeted_cross_entropy(output_layer: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of the next tokens ``targets`` ``(B, T)`` (``IGNORE_INDEX`` where none), with
-    ``output_layer`` applied to the hidden states ``(B, T, D)`` at the positions that have a target only.
-
-    The same value as the cross-entropy of the logits of every position: a prompt, a document the pairs are
-    written for, an image's tokens and padding have no target, and over the vocabulary the output layer is a
-    fifth of a llama-tiny's matrix work per position, its ``(B, T, V)`` logits the largest tensor of a step.
-    """
-    where = targets != IGNORE_INDEX
-    return F.cross_entropy(output_layer(hidden[where]).float(), targets[where])
 
 
 class CausalLM(ZooModule):

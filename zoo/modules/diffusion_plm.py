@@ -27,7 +27,9 @@ from typing import Any
 
 import torch
 
+from datamodules.base import IGNORE_INDEX
 from zoo.errors import ZooError
+from zoo.modules.base import targeted_cross_entropy
 from zoo.modules.encoder import MaskedLMEncoder, example_losses
 from zoo.nets import masked_lm_head, pool
 from zoo.nets.diffusion import Schedule, example_noise, noised_embeddings
@@ -111,9 +113,8 @@ class DiffusionPLM(MaskedLMEncoder):
         per_example = real.sum((1, 2)) * h.size(-1)
         mse = (((h - x0) ** 2) * real).sum((1, 2)) / per_example
         prior = ((self.schedule.prior_mean(x0) ** 2) * real).sum((1, 2)) / per_example
-        tokens = batch["attention_mask"].bool()
-        cross_entropy = torch.nn.functional.cross_entropy(masked_lm_head(self.net)(h[tokens]).float(),
-                                                          batch["input_ids"][tokens])
+        targets = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, IGNORE_INDEX)
+        cross_entropy = targeted_cross_entropy(masked_lm_head(self.net), h, targets)
         return {"mse": mse.mean(), "prior": prior.mean(), "cross_entropy": cross_entropy}
 
     def training_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -23,8 +23,7 @@ from timm.models import save_for_hf
 from datamodules.base import IGNORE_INDEX
 from datamodules.tokenizer import load_tokenizer, tokenizer_json, wrap_fast_tokenizer
 from zoo.errors import ZooError
-from zoo.modules.base import ZooModule
-from zoo.modules.causal_lm import targeted_cross_entropy
+from zoo.modules.base import ZooModule, targeted_cross_entropy
 from zoo.nets import Projector, build_causal_lm, build_vision_encoder, causal_lm_config, config_from_dict, image_tokens
 from zoo.resolve import load_pretrained, read_causal_lm
 
