@@ -171,3 +171,9 @@ def fit_and_test(args: list[str], ckpt_path: Path | None = None):
         add_training(time.perf_counter() - started)
         results = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)
     return cli, {key: float(value) for result in results for key, value in result.items()}
+
+
+def test_metrics(args: list[str]) -> dict[str, float]:
+    """The test metrics of ``fit_and_test(args)``: a study run's outcome (a module-level function, so that a worker
+    process can be sent it)."""
+    return fit_and_test(args)[1]

@@ -7,6 +7,8 @@ Heavy imports happen inside the functions, so building the parser stays cheap.
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -80,7 +82,7 @@ def _build_dependencies(recipes: list[Path]) -> None:
 
 
 def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bool = False, out: Path | None = None,
-          trainer_args: list[str] | None = None) -> int:
+          jobs: PositiveInt = 1, trainer_args: list[str] | None = None) -> int:
     """Run a study: every arm at every seed (runs are cached), then its table, paired differences and figure.
 
     Writes study.md (each arm's mean and 95 % t-interval over seeds; per claim the paired difference per seed,
@@ -95,13 +97,16 @@ def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bo
         seeds: Run these seeds instead of the study's (a variant of the study: give it its own --out).
         allow_fewer_seeds: Accept fewer than 5 seeds (a quick look; the table says so).
         out: Folder of the study's files (default: benchmarks/results/studies/NAME).
+        jobs: Runs at once, each in a worker process with its share of the cores. A thread count fixes a run's
+            floats' last bits; the shipped studies' runs were made at one thread each (--jobs 2 on 2 cores).
         trainer_args: LightningCLI overrides of every run, after a lone -- (a trainer max steps of 600, say; a
             variant of the study: give it its own --out).
     """
     from benchmarks.studies.protocol import RESULTS_DIR, load_study, with_seeds
     from benchmarks.studies.report import write_index, write_study
-    from benchmarks.studies.seeds import study_runs
-    from zoo.builder import fit_and_test
+    from benchmarks.studies.seeds import planned_runs, study_row
+    from zoo.builder import test_metrics
+    from zoo.workers import Job, Workers
 
     spec = load_study(name, allow_fewer_seeds=allow_fewer_seeds)
     if seeds is not None:
@@ -113,13 +118,23 @@ def study(name: str, /, *, seeds: list[int] | None = None, allow_fewer_seeds: bo
     if out.exists() and not out.is_dir():
         raise ZooError(f"--out {out} is a file; pass a folder for the study's files")
     _build_dependencies([recipe for _, recipe, _ in spec.runs])
-    rows = study_runs(spec, fit=lambda args: fit_and_test(args)[1], overrides=trainer_args or [])
+    runs = planned_runs(spec, trainer_args or [])
+    started = time.perf_counter()
+    with Workers(jobs) as workers:
+        outcomes = workers.run(f"study {spec.name}", [Job((arm, seed), study_row, (arm, recipe, arguments, seed,
+                                                                                   test_metrics))
+                                                      for arm, recipe, arguments, seed in runs])
+    if failures := [outcome for outcome in outcomes.values() if isinstance(outcome, BaseException)]:
+        raise failures[0]
+    rows = [outcomes[arm, seed] for arm, _, _, seed in runs]
     command = " ".join(["zoo study", name, *(["--seeds", *map(str, seeds)] if seeds is not None else []),
                         *(["--allow-fewer-seeds"] if allow_fewer_seeds else []),
                         *(["--", *trainer_args] if trainer_args else [])])
     print(write_study(spec, rows, out, command, trainer_args or []))
     if out.resolve() == (RESULTS_DIR / spec.name).resolve():
         write_index(RESULTS_DIR)  # the shipped studies' index; a variant's folder elsewhere leaves it alone
+    print(f"zoo: study {spec.name}: {len(runs)} runs in {(time.perf_counter() - started) / 60:.1f} min with "
+          f"--jobs {jobs} (a cached run is read, not fitted)", file=sys.stderr)
     return 0
 
 

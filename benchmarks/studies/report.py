@@ -31,7 +31,7 @@ def study_record(study: Study, rows: list[dict[str, Any]], command: str, overrid
 
     Args:
         study: The study.
-        rows: Its runs (``benchmarks.studies.seeds.study_runs``).
+        rows: Its runs (``benchmarks.studies.seeds.study_row`` of each planned run).
         command: The command line that produced it (``zoo study NAME``).
         overrides: The LightningCLI arguments given on that command line, after the study's own.
     """

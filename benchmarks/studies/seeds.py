@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tqdm import tqdm
-
 from benchmarks.studies.protocol import Study
 from zoo.errors import ZooError
 from zoo.hashing import sha256_file
@@ -129,22 +127,31 @@ def produced_by() -> dict[str, Any]:
             "date": dt.date.today().isoformat()}
 
 
-def study_runs(study: Study, fit: Fit, overrides: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Every arm of ``study`` at every seed (the base arm first): one row per run, with its arm and seed.
+def planned_runs(study: Study, overrides: list[str] | tuple[str, ...] = ()) -> list[tuple[str, Path, list[str], int]]:
+    """Every run of ``study`` as ``(arm, recipe, arguments, seed)``: each arm at every seed, the base arm first; the
+    arguments are the study's overrides, then ``overrides``, then the arm's own.
 
     Args:
         study: The study.
-        fit: Fits and tests LightningCLI arguments, returning the test metrics (the app layer's).
         overrides: LightningCLI arguments of every run after the study's own (``--trainer.max_steps=600``).
     """
-    pairs = [(arm, recipe, [*study.overrides, *overrides, *own], seed)
-             for arm, recipe, own in study.runs for seed in study.seeds]
-    rows = []
-    for arm, recipe, extra, seed in tqdm(pairs, desc=f"study {study.name}", unit="run"):
-        try:
-            rows.append({"arm": arm, "seed": seed, **run(recipe, seed, extra, fit)})
-        except ZooError as error:
-            # An arm its own recipe refuses to train (a synthesizer below its quality gate, say) is reported as
-            # blocked, with the reason, beside the arms that ran; it is not cached, so a later study retries it.
-            rows.append({"arm": arm, "seed": seed, "metrics": {}, "blocked": str(error)})
-    return rows
+    return [(arm, recipe, [*study.overrides, *overrides, *own], seed)
+            for arm, recipe, own in study.runs for seed in study.seeds]
+
+
+def study_row(arm: str, recipe: Path, overrides: list[str], seed: int, fit: Fit) -> dict[str, Any]:
+    """The row of one planned run (``run`` with its arm and seed); an arm its own recipe refuses to train (a
+    synthesizer below its quality gate, say) is a row reported as blocked, with the reason, beside the arms that
+    ran. A blocked run is not cached, so a later study retries it.
+
+    Args:
+        arm: The run's arm.
+        recipe: The arm's recipe.
+        overrides: The run's extra LightningCLI arguments.
+        seed: The run's seed.
+        fit: Fits and tests LightningCLI arguments, returning the test metrics (the app layer's).
+    """
+    try:
+        return {"arm": arm, "seed": seed, **run(recipe, seed, overrides, fit)}
+    except ZooError as error:
+        return {"arm": arm, "seed": seed, "metrics": {}, "blocked": str(error)}

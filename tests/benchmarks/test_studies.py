@@ -235,7 +235,8 @@ def test_arms_that_share_a_recipe_differ_by_their_own_overrides(tmp_path):
     assert [(arm, own) for arm, _, own in study.runs] == [("tuned", []),
                                                           ("bm25", ["--model.init_args.prompt_source", "bm25"])]
     seen = []
-    seeds.study_runs(replace(study, seeds=(0,)), lambda arguments: seen.append(arguments) or {"test/ppl": 1.0})
+    for run in seeds.planned_runs(replace(study, seeds=(0,))):
+        seeds.study_row(*run, lambda arguments: seen.append(arguments) or {"test/ppl": 1.0})
     assert "bm25" not in seen[0] and seen[1][-2:] == ["--model.init_args.prompt_source", "bm25"]
 
 
@@ -248,7 +249,7 @@ def test_a_study_varies_the_seeds_only_and_the_base_arm_never_trains(tmp_path):
 
     study = load_study(write_study(tmp_path, seeds=[0, 1], allow_fewer_seeds=True, overrides=["--trainer.max_steps", "5"],
                                    base_from="configs/base_lm/base-lm-tiny.yaml"))
-    rows = seeds.study_runs(study, fit, overrides=["--trainer.max_steps", "7"])
+    rows = [seeds.study_row(*run, fit) for run in seeds.planned_runs(study, overrides=["--trainer.max_steps", "7"])]
     assert [(row["arm"], row["seed"]) for row in rows] == [("base", 0), ("base", 1), ("a", 0), ("a", 1), ("b", 0), ("b", 1)]
     for arguments in seen:
         seed = arguments[arguments.index("--seed_everything") + 1]

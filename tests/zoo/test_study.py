@@ -156,6 +156,38 @@ def test_a_shipped_study_builds_what_its_arms_need_and_writes_its_files(run_zoo,
     assert "### test/cloze_acc ↑\n\n*No two arms report this metric" in markdown and " | — |" in markdown, "unreported: a dash, no crash"
 
 
+def test_two_jobs_fit_the_runs_in_workers_and_write_the_same_study(run_zoo, stub_fit, tmp_path):
+    """``--jobs 2``: the runs are fitted in two forked workers (so the stub's record of fits stays empty here), cached
+    as one at a time caches them, and the study's files are the golden ones."""
+    fits, _ = stub_fit
+    path, out = study_file(tmp_path), tmp_path / "out"
+    code, printed, err = run_zoo("study", path, "--out", out, "--jobs", "2")
+    assert code == 0, err
+    assert (out / "study.md").read_text() == GOLDEN_MD.replace("STUDY", str(path))
+    assert fits == [], "every run was fitted in a worker"
+    assert len(list((tmp_path / "home" / "runs" / "studies").glob("*/run.json"))) == 15
+    assert "zoo: study mine: 15 runs in " in err and "with --jobs 2" in err
+    assert run_zoo("study", path, "--out", out)[0] == 0
+    assert fits == [], "the second call read the workers' cached runs"
+
+
+def test_a_run_that_crashes_in_a_worker_is_raised_after_the_others(monkeypatch, stub_fit, tmp_path):
+    """A failure that is not a refusal (a bug) is not a blocked arm: the study raises it and writes nothing."""
+    import zoo.builder
+    from zoo.verbs import study
+
+    def crash(arguments):
+        if "--seed_everything" in arguments and arguments[arguments.index("--seed_everything") + 1] == "3":
+            raise RuntimeError("shape mismatch")
+        return None, {"test/ppl": 1.0, "test/question_acc": 0.3}
+
+    monkeypatch.setattr(zoo.builder, "fit_and_test", crash)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        study(str(study_file(tmp_path)), out=tmp_path / "out", jobs=2)
+    assert not (tmp_path / "out").exists()
+    assert len(list((tmp_path / "home" / "runs" / "studies").glob("*/run.json"))) == 12, "the other runs are kept"
+
+
 def test_an_arm_its_recipe_refuses_is_reported_blocked_and_retried(run_zoo, stub_fit, monkeypatch, tmp_path):
     """A run that raises a ZooError (a synthesizer below its gate) leaves its arm blocked, with the reason, in the
     tables and the diagnosis; the other arms are compared as usual and the blocked runs are not cached."""
