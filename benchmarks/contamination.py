@@ -225,8 +225,14 @@ class ItemIndex:
         found_templates: set[Template] = set()
         total = 0
         owners, lengths = self.owners, self.lengths
+        # A document read again (an epoch's repeat, a raw document beside its augmented copy) holds nothing new.
+        word_counts: dict[str, int] = {}
         for text in texts:
+            if text in word_counts:
+                total += word_counts[text]
+                continue
             found = words(text)
+            word_counts[text] = len(found)
             total += len(found)
             for start, word in enumerate(found):
                 for length in lengths.get(word, ()):

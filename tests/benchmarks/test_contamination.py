@@ -106,6 +106,9 @@ def test_an_item_is_seen_when_70_percent_of_its_ngrams_are():
     first = items[0].split()
     hits, _, _ = index.scan([" ".join(first[:17]), " ".join(first[4:21])])
     assert hits == {("task", 0): 9}
+    # A document read three times counts its words three times and its n-grams once.
+    hits, _, total = index.scan([" ".join(first[:17]), "filler words", " ".join(first[:17]), " ".join(first[:17])])
+    assert (hits, total) == ({("task", 0): 5}, 3 * 17 + 2)
 
 
 def test_templates_are_the_items_without_their_fields_and_the_tasks_prompt_format():
