@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from benchmarks.studies.protocol import Study
 from zoo.errors import ZooError
 from zoo.hashing import sha256_file
